@@ -1,0 +1,52 @@
+"""Linear (fully connected) layer: y = x W^T + b."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """Affine map ``y = x @ W.T + b``.
+
+    Shapes: x (N, in_features) -> y (N, out_features); ``weight`` (out, in), ``bias`` (out,),
+    exactly PyTorch's layout. Default init is PyTorch's: W, b ~ U(-1/sqrt(in), 1/sqrt(in)).
+
+    Backward: dL/dW = g^T x, dL/db = sum_n g, dL/dx = g W, for upstream g = dL/dy (N, out).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rng: init.RNGLike = None, dtype: np.dtype = np.float32) -> None:
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear: features must be positive, got ({in_features}, {out_features})")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        gen = init.as_generator(rng)
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(init.uniform((out_features, in_features), bound, gen, dtype))
+        self.bias = Parameter(init.uniform((out_features,), bound, gen, dtype)) if bias else None
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, (2,), f"(N, {self.in_features})", size=(1, self.in_features))
+        self._x = x
+        y = x @ self.weight.data.T
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._x)
+        x = self._x
+        self.weight.grad += grad_out.T @ x
+        if self.bias is not None:
+            self.bias.grad += grad_out.sum(axis=0)
+        return grad_out @ self.weight.data
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

@@ -1,0 +1,1 @@
+"""barenet.optim: optimizers and learning-rate schedulers with PyTorch's update rules."""
