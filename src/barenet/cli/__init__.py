@@ -1,0 +1,1 @@
+"""The ``barenet`` command line: one module per subcommand. The only place that prints."""

@@ -1,0 +1,70 @@
+"""Entry point of the ``barenet`` command: builds the parser from the subcommand modules.
+
+Each module in ``SUBCOMMANDS`` defines ``add_parser(subparsers) -> argparse.ArgumentParser``
+(setting ``func=run`` via ``set_defaults``) and ``run(args) -> int``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ..errors import BarenetError
+
+SUBCOMMANDS = ["train", "evaluate", "data", "models", "predict", "plot", "tune", "compare", "serve"]
+
+EPILOG = """examples:
+  barenet train                              train the classic 784-200-10 MLP on the embedded MNIST
+  barenet train --model cnn --out runs/cnn   train the default CNN
+  barenet evaluate runs/cnn --json           test accuracy, confusion matrix, per-class scores
+  barenet predict runs/cnn my_digit.png      classify your own picture
+  barenet serve runs/cnn                     draw digits in the browser
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="barenet",
+        description="Neural networks from scratch in NumPy: train, evaluate, explain and serve "
+                    "MNIST and Fashion-MNIST classifiers.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"barenet {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:  # a subcommand still being written
+            if exc.name == f"{__package__}.{name}":
+                continue
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BarenetError as exc:
+        print(f"barenet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("barenet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"barenet: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
