@@ -29,9 +29,12 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: uses exp(-|x|), so sigmoid(+-1e4) is exactly 1 or 0."""
+    """1 / (1 + exp(-x)) without overflow: with e = exp(-|x|) <= 1 it is 1 / (1 + e) for x >= 0
+    and e / (1 + e) for x < 0, so sigmoid(+-1e4) is exactly 1 or 0."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    num = np.where(x >= 0, np.ones((), dtype=e.dtype), e)
+    e += 1
+    return np.divide(num, e, out=num)
 
 
 def log_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -42,3 +45,11 @@ def log_sigmoid(x: np.ndarray) -> np.ndarray:
 def softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype = np.float32) -> np.ndarray:
+    """Integer labels (N,) -> (N, num_classes) rows with a single 1 at each label."""
+    labels = np.asarray(labels)
+    out = np.zeros((labels.size, num_classes), dtype=dtype)
+    out[np.arange(labels.size), labels.reshape(-1)] = 1
+    return out.reshape(labels.shape + (num_classes,))

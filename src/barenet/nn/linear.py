@@ -31,7 +31,20 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((out_features,), bound, gen, dtype)) if bias else None
         self._x: np.ndarray | None = None
 
+    def reset_parameters(self, rng: init.RNGLike = None) -> None:
+        """Redraw weight and bias from U(-1/sqrt(in), 1/sqrt(in)), keeping their dtype."""
+        gen = init.as_generator(rng)
+        bound = 1.0 / math.sqrt(self.in_features)
+        w = self.weight
+        w.data = init.uniform(w.shape, bound, gen, w.dtype)
+        w.grad = np.zeros_like(w.data)
+        if self.bias is not None:
+            b = self.bias
+            b.data = init.uniform(b.shape, bound, gen, b.dtype)
+            b.grad = np.zeros_like(b.data)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """x (N, in_features) -> (N, out_features); caches x (by reference) for backward."""
         self._check_input(x, (2,), f"(N, {self.in_features})", size=(1, self.in_features))
         self._x = x
         y = x @ self.weight.data.T
@@ -40,8 +53,10 @@ class Linear(Module):
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """grad_out (N, out_features) -> dL/dx (N, in_features); accumulates weight/bias grads."""
         self._require_cache(self._x)
         x = self._x
+        self._check_grad(grad_out, (x.shape[0], self.out_features))
         self.weight.grad += grad_out.T @ x
         if self.bias is not None:
             self.bias.grad += grad_out.sum(axis=0)

@@ -2,11 +2,13 @@
 
 A layer's ``forward`` caches exactly what its ``backward`` needs; ``backward`` takes dL/d(output),
 accumulates (``+=``) into each parameter's ``.grad`` and returns dL/d(input).
+Layers never modify their input or the upstream gradient in place; caches hold references, so
+an array a layer received or returned must not be modified in place before its ``backward``.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -39,6 +41,14 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped: keys the module has but the state lacks,
+    and keys the state has but the module lacks."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -55,23 +65,35 @@ class Module:
 
     # -- registration -----------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        if "_parameters" not in self.__dict__:
+        d = self.__dict__
+        if "_parameters" not in d:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        if name in self._buffers and isinstance(value, np.ndarray):
-            object.__setattr__(self, name, value)  # re-assigning a buffer keeps it a buffer
-            return
+        if isinstance(value, (Parameter, Module)):
+            for table in (d["_parameters"], d["_modules"], d["_buffers"]):
+                table.pop(name, None)
+            (d["_parameters"] if isinstance(value, Parameter) else d["_modules"])[name] = value
+        elif name in d["_buffers"]:
+            if not isinstance(value, np.ndarray):  # re-assigning an array keeps it a buffer
+                del d["_buffers"][name]
+        elif name in d["_parameters"] or name in d["_modules"]:
+            d["_parameters"].pop(name, None)  # e.g. ``self.bias = None`` unregisters it
+            d["_modules"].pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        object.__setattr__(self, name, value)
+        object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value: np.ndarray) -> None:
         """Register a non-trainable array (e.g. running statistics) saved in ``state_dict``."""
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{type(self).__name__}.register_buffer({name!r}): expected a NumPy "
+                            f"array, got {type(value).__name__}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
         object.__setattr__(self, name, value)
         self._buffers[name] = True
 
@@ -92,33 +114,55 @@ class Module:
                 f"{type(self).__name__}.backward called before forward: run a forward pass first"
             )
 
-    def _check_input(self, x: np.ndarray, ndim: tuple[int, ...], expected: str,
+    def _check_input(self, x: np.ndarray, ndim: tuple[int, ...] | None, expected: str,
                      size: tuple[int, int] | None = None) -> None:
-        """Validate a layer's input: a floating array with ``ndim`` in ``ndim`` and optionally
-        ``x.shape[axis] == n`` for ``size=(axis, n)``. ``expected`` describes the shape wanted."""
+        """Validate a layer's input: a floating array with ``x.ndim`` in ``ndim`` (None: any)
+        and optionally ``x.shape[axis] == n`` for ``size=(axis, n)``. ``expected`` describes
+        the shape wanted, e.g. ``"(N, 784)"``."""
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
             got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
             raise TypeError(f"{self!r}: expected a float32 or float64 array {expected}, got {got}")
-        if x.ndim not in ndim or (size is not None and x.shape[size[0]] != size[1]):
+        if (ndim is not None and x.ndim not in ndim) or (
+                size is not None and (x.ndim <= size[0] or x.shape[size[0]] != size[1])):
             raise ValueError(f"{self!r}: expected input of shape {expected}, got {x.shape}")
+
+    def _check_grad(self, grad_out: np.ndarray, shape: tuple[int, ...]) -> None:
+        """Raise if the upstream gradient does not have the shape of the forward output."""
+        if getattr(grad_out, "shape", None) != shape:
+            got = getattr(grad_out, "shape", type(grad_out).__name__)
+            raise ValueError(f"{self!r}.backward: expected a gradient of shape {shape} "
+                             f"(the forward output), got {got}")
 
     # -- traversal --------------------------------------------------------------------------
     def children(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        yield prefix, self
-        for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+        """This module and every descendant, depth first, each once, with dotted names."""
+        seen: set[int] = set()
+
+        def walk(mod: Module, name: str) -> Iterator[tuple[str, Module]]:
+            if id(mod) in seen:
+                return
+            seen.add(id(mod))
+            yield name, mod
+            for child_name, child in mod._modules.items():
+                yield from walk(child, f"{name}.{child_name}" if name else child_name)
+
+        return walk(self, prefix)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter once (a shared one under its first name), in registration order."""
+        seen: set[int] = set()
         for mod_name, mod in self.named_modules(prefix):
             for name, p in mod._parameters.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{name}" if mod_name else name), p
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
@@ -127,6 +171,9 @@ class Module:
         for mod_name, mod in self.named_modules(prefix):
             for name in mod._buffers:
                 yield (f"{mod_name}.{name}" if mod_name else name), getattr(mod, name)
+
+    def buffers(self) -> list[np.ndarray]:
+        return [b for _, b in self.named_buffers()]
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -137,6 +184,10 @@ class Module:
 
     # -- modes ------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode on this module and every
+        descendant; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -168,12 +219,13 @@ class Module:
                 out[pre + name] = np.array(getattr(mod, name), copy=True)
         return out
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays from ``state`` into this module's parameters and buffers.
 
-        Arrays are cast to each parameter's dtype. Every problem (missing, unexpected or
-        mis-shaped key) is collected and reported in one ``KeyError``/``ValueError`` message;
-        nothing is changed unless the whole state fits.
+        Arrays are cast to each parameter's dtype. Every problem (missing or unexpected key
+        when ``strict``; a wrong shape or a non-numeric array always) is collected and reported
+        in one ``ValueError``; nothing is changed unless the whole state fits. Returns the
+        missing and unexpected keys (both empty when ``strict``).
         """
         own: dict[str, tuple[Module, str, bool]] = {}
         for mod_name, mod in self.named_modules():
@@ -182,25 +234,27 @@ class Module:
                 own[pre + name] = (mod, name, True)
             for name in mod._buffers:
                 own[pre + name] = (mod, name, False)
-        arrays = {k: np.asarray(v) for k, v in state.items()}
-        # PyTorch's BatchNorm also stores num_batches_tracked; accept and ignore it.
+        arrays = {str(k): np.asarray(v) for k, v in state.items()}
+        # PyTorch's BatchNorm also stores num_batches_tracked; accept and ignore it if not ours.
         ignorable = {k for k in arrays if k.endswith("num_batches_tracked") and k not in own}
         missing = [k for k in own if k not in arrays]
         unexpected = [k for k in arrays if k not in own and k not in ignorable]
-        mis_shaped = []
+        bad = []
         for k, (mod, name, is_param) in own.items():
             if k in arrays:
                 current = mod._parameters[name].data if is_param else getattr(mod, name)
-                if arrays[k].shape != current.shape:
-                    mis_shaped.append(f"{k}: expected {current.shape}, got {arrays[k].shape}")
+                if arrays[k].dtype.kind not in "biuf":
+                    bad.append(f"{k}: expected a numeric array, got dtype {arrays[k].dtype}")
+                elif arrays[k].shape != current.shape:
+                    bad.append(f"{k}: expected {current.shape}, got {arrays[k].shape}")
         problems = []
-        if missing:
+        if missing and strict:
             problems.append("missing keys: " + ", ".join(missing))
-        if mis_shaped:
-            problems.append("wrong shapes: " + "; ".join(mis_shaped))
         if unexpected and strict:
             problems.append("unexpected keys: " + ", ".join(unexpected))
-        if problems and (strict or mis_shaped):
+        if bad:
+            problems.append("wrong shapes or dtypes: " + "; ".join(bad))
+        if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for k, (mod, name, is_param) in own.items():
             if k not in arrays:
@@ -212,6 +266,7 @@ class Module:
             else:
                 cur = getattr(mod, name)
                 setattr(mod, name, arrays[k].astype(cur.dtype, copy=True))
+        return IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -244,13 +299,18 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+    def __getitem__(self, i: int | slice) -> Module:
+        layers = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*layers[i])
+        return layers[i]
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
     def append(self, layer: Module) -> Sequential:
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: {type(layer).__name__} is not a Module")
         setattr(self, str(len(self)), layer)
         return self
 

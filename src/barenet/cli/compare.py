@@ -1,0 +1,91 @@
+"""``barenet compare``: train the same network in barenet and in PyTorch, side by side."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+
+DESCRIPTION = """\
+Train one architecture twice, in barenet and in PyTorch (the optional extra `torch`), with the
+same initial weights (barenet's, copied into PyTorch), the same batches in the same order, the
+same optimizer and hyper-parameters, float32 and the same number of threads. Writes
+DIR/comparison.json (per-epoch train loss/accuracy, test accuracy and training seconds under
+"barenet" and "pytorch", plus how closely they agree) and DIR/comparison.png.
+
+Supported layers: Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout
+(different random masks in each library), ReLU, LeakyReLU, Tanh, Sigmoid."""
+
+EPILOG = """examples:
+  barenet compare --out cmp/                             classic MLP on MNIST, 3 epochs
+  barenet compare --model cnn --epochs 1 --out cmp-cnn/
+  barenet compare --limit-train 2000 --epochs 2 --out quick/   a quick check on a subset"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..compare import DEFAULTS as D
+
+    parser = subparsers.add_parser(
+        "compare", help="train the same network in barenet and PyTorch and compare",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=D["model"], help=f"architecture (default: {D['model']})")
+    parser.add_argument("--hidden", type=int, help="hidden units, for models that have them")
+    parser.add_argument("--dataset", default=D["dataset"],
+                        help=f"mnist or fashion-mnist (default: {D['dataset']})")
+    parser.add_argument("--epochs", type=int, default=D["epochs"],
+                        help=f"epochs (default: {D['epochs']})")
+    parser.add_argument("--batch-size", type=int, default=D["batch_size"],
+                        help=f"batch size (default: {D['batch_size']})")
+    parser.add_argument("--lr", type=float, default=D["lr"],
+                        help=f"learning rate (default: {D['lr']})")
+    parser.add_argument("--optimizer", default=D["optimizer"],
+                        help=f"sgd, adam, adamw or rmsprop (default: {D['optimizer']})")
+    parser.add_argument("--momentum", type=float, default=D["momentum"],
+                        help=f"SGD momentum (default: {D['momentum']})")
+    parser.add_argument("--weight-decay", type=float, default=D["weight_decay"],
+                        help="L2 weight decay (default: 0)")
+    parser.add_argument("--seed", type=int, default=D["seed"], help="seed (default: 0)")
+    parser.add_argument("--limit-train", type=int, metavar="N",
+                        help="train on the first N training images only")
+    parser.add_argument("--limit-test", type=int, metavar="N",
+                        help="test on the first N test images only")
+    parser.add_argument("--data-dir", metavar="D", help="where the dataset is")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compare import import_torch, plot_comparison, run_comparison
+
+    for name in ("epochs", "batch_size", "limit_train", "limit_test"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    import_torch()
+    config = {k: getattr(args, k) for k in (
+        "model", "hidden", "dataset", "epochs", "batch_size", "lr", "optimizer", "momentum",
+        "weight_decay", "seed", "limit_train", "limit_test", "data_dir")}
+    result = run_comparison(config, progress=print)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".comparison.{os.getpid()}.json"
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out / "comparison.json")
+    written = [out / "comparison.json"]
+    try:
+        written.append(plot_comparison(result, out / "comparison.png"))
+    except ImportError:
+        print('no plot: matplotlib is not installed (pip install "barenet[cli]")')
+    b, t, a = result["barenet"], result["pytorch"], result["agreement"]
+    print(f"{'':10}{'test acc':>10}{'train s':>10}")
+    print(f"{'barenet':10}{b['test_accuracy']:>10.4f}{b['train_seconds']:>10.1f}")
+    print(f"{'pytorch':10}{t['test_accuracy']:>10.4f}{t['train_seconds']:>10.1f}")
+    print(f"largest per-epoch train-loss difference {a['max_epoch_train_loss_abs_diff']:.2e}, "
+          f"test-accuracy difference {a['max_test_acc_abs_diff']:.4f}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,87 @@
+"""``barenet serve RUN``: draw digits in the browser and watch the network answer."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from ..errors import ConfigError
+
+DESCRIPTION = """\
+Serve a trained run on a small local web page: draw a digit (mouse or touch), see the
+prediction update as you draw, the 28x28 picture the network sees, every hidden layer's
+activations and the first layer's weights. Also a JSON API:
+
+  GET  /api/model     the network: layers, parameter counts, dataset, classes, test accuracy
+  GET  /api/sample    a random test image (784 pixels in 0..255) and its label
+  GET  /api/weights   the first layer's weights as small images
+  POST /api/predict   a picture (Content-Type image/png, preprocessed like `barenet predict`)
+                      or JSON {"pixels": [784 numbers in 0..255, MNIST-style]}
+
+Listens on loopback only unless --host says otherwise. Stop with Ctrl-C."""
+
+EPILOG = """examples:
+  barenet serve runs/mlp                      open http://127.0.0.1:8000/
+  barenet serve runs/cnn --port 0             any free port (the URL is printed)
+  curl -s --data-binary @digit.png -H 'Content-Type: image/png' \\
+       http://127.0.0.1:8000/api/predict"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "serve", help="draw digits in the browser and watch the network",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", metavar="RUN", help="run directory written by `barenet train`")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--max-body", type=int, default=2 * 1024 * 1024, metavar="BYTES",
+                        help="largest request body accepted (default: 2 MiB)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _log(line: str) -> None:
+    print(f"barenet serve: {line}", file=sys.stderr, flush=True)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..serve.app import make_server
+    from ..train.checkpoint import load_run
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be in 0..65535, got {args.port}")
+    if args.max_body < 1:
+        raise ConfigError(f"--max-body must be positive, got {args.max_body}")
+    run_ = load_run(args.run)
+    try:
+        server = make_server(run_, args.host, args.port, max_body=args.max_body,
+                             log=_log if args.verbose else _errors_only)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: "
+                          f"{exc.strerror or exc}") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        _log(f"warning: listening on {args.host}, reachable from other machines")
+    print(f"barenet serve: {args.run} on {server.url}  (Ctrl-C to stop)", flush=True)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        print("barenet serve: stopped", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+    return 0
+
+
+def _errors_only(line: str) -> None:
+    """Without --verbose, log only server-side failures (5xx and tracebacks)."""
+    if line.startswith(("error", "internal error")) or '" 5' in line:
+        _log(line)

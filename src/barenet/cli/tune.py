@@ -1,0 +1,157 @@
+"""``barenet tune``: a learning-rate sweep, or an Optuna search over several hyper-parameters."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+DESCRIPTION = """\
+Find good hyper-parameters. Each trial trains briefly and is scored by its validation accuracy
+(the test accuracy is only reported, never used to choose).
+
+Without --trials: a sweep of one parameter over a grid -- by default the learning rate over
+7 points from 1e-4 to 1 (log-spaced) -- drawn as accuracy vs the parameter.
+
+With --trials N: an Optuna search (pip install "barenet[tune]") over lr, batch_size, hidden,
+optimizer and weight_decay (or the --param names given) until the study has N finished trials.
+The study lives in --storage (default sqlite:///DIR/study.db), so --jobs J worker processes,
+or other machines given the same PostgreSQL URL and --study name, share it; re-running the
+same command continues an interrupted study, and a larger N extends it.
+
+Writes DIR/results.json (every trial and the best config), DIR/best.json (train with it:
+barenet train --config DIR/best.json) and DIR/*.png."""
+
+EPILOG = """examples:
+  barenet tune --out tune-lr/                            learning-rate sweep, 2 epochs each
+  barenet tune --param batch_size --out tune-bs/         sweep the batch size instead
+  barenet tune --param lr --values 0.01 0.03 0.1 --out t/
+  barenet tune --trials 30 --jobs 2 --out study/         Optuna search in 2 processes
+  barenet tune --trials 50 --storage postgresql://user:pw@host/db --study mnist --out s/"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..tune import SEARCH_SPACE
+
+    parser = subparsers.add_parser(
+        "tune", help="sweep the learning rate or search hyper-parameters with Optuna",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--param", nargs="+", action="extend", metavar="NAME",
+                        help="what to vary: " + ", ".join(SEARCH_SPACE) + " (default: lr for "
+                        "a sweep; lr batch_size hidden optimizer weight_decay for a search)")
+    parser.add_argument("--values", nargs="+", metavar="V",
+                        help="the sweep's grid instead of the default one")
+    parser.add_argument("--trials", type=int, metavar="N",
+                        help="search with Optuna until the study has N finished trials")
+    parser.add_argument("--jobs", type=int, default=1, metavar="J",
+                        help="trials in parallel, one process each (default: 1)")
+    parser.add_argument("--storage", metavar="URL",
+                        help="Optuna storage: sqlite:///path.db or postgresql://... "
+                        "(default: sqlite:///DIR/study.db)")
+    parser.add_argument("--study", metavar="NAME", help="study name (default: barenet-<DIR name>)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per trial (default: 2)")
+    parser.add_argument("--model", help="architecture (default: training's default)")
+    parser.add_argument("--dataset", help="mnist or fashion-mnist (default: mnist)")
+    parser.add_argument("--hidden", type=int, help="hidden units when not varied")
+    parser.add_argument("--batch-size", type=int, help="batch size when not varied")
+    parser.add_argument("--lr", type=float, help="learning rate when not varied")
+    parser.add_argument("--optimizer", help="optimizer when not varied")
+    parser.add_argument("--momentum", type=float, help="SGD momentum when not varied")
+    parser.add_argument("--weight-decay", type=float, help="weight decay when not varied")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every trial (default: 0)")
+    parser.add_argument("--val-split", type=float, default=0.1,
+                        help="fraction of training data held out to score trials (default: 0.1)")
+    parser.add_argument("--limit-train", type=int, metavar="N",
+                        help="train on N training images only (faster trials)")
+    parser.add_argument("--data-dir", metavar="D", help="where the dataset is")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _parse_values(param: str, raw: list[str]) -> list[Any]:
+    kind = {"batch_size": int, "hidden": int, "optimizer": str}.get(param, float)
+    try:
+        return [kind(v) for v in raw]
+    except ValueError:
+        raise ConfigError(f"--values: {param} takes {kind.__name__} values, got {raw}") from None
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def base_config(args: argparse.Namespace) -> dict:
+    """The training config every trial starts from (only the keys the user set, plus epochs)."""
+    keys = ("model", "dataset", "hidden", "batch_size", "lr", "optimizer", "momentum",
+            "weight_decay", "seed", "epochs", "val_split", "limit_train", "data_dir")
+    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import tune
+
+    for name in ("epochs", "jobs", "trials", "limit_train"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if not 0 < args.val_split < 1:
+        raise ConfigError(f"--val-split must be between 0 and 1 (trials are scored on it), "
+                          f"got {args.val_split}")
+    searching = args.trials is not None
+    params = tune.check_params(args.param or (tune.DEFAULT_SEARCH if searching else ["lr"]),
+                               search=searching)
+    base = base_config(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if searching:
+        if args.values:
+            raise ConfigError("--values is for a sweep; a search (--trials) draws its own values")
+        params = _drop_inapplicable(params, base)
+        results = tune.search(base, params, args.trials, out, jobs=args.jobs,
+                              storage=args.storage, study_name=args.study, progress=print)
+    else:
+        if args.storage or args.study:
+            raise ConfigError("--storage and --study need --trials N (an Optuna search)")
+        values = _parse_values(params[0], args.values) if args.values else None
+        results = tune.sweep(base, params[0], values, jobs=args.jobs, progress=print)
+    _write_json(out / "results.json", results)
+    written = [out / "results.json"]
+    best = tune.best_config(results)
+    if best is not None:
+        best.pop("data_dir", None)
+        _write_json(out / "best.json", best)
+        written.append(out / "best.json")
+    try:
+        written += tune.plot_results(results, out)
+    except ImportError:
+        print('no plots: matplotlib is not installed (pip install "barenet[cli]")')
+    if best is None:
+        print("no trial finished with a validation accuracy")
+    else:
+        b = results["best"]
+        shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in b["params"].items())
+        print(f"best: {shown} (validation accuracy {b['value']:.4f})")
+        print(f"train with it: barenet train --config {out / 'best.json'}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0 if best is not None else 1
+
+
+def _drop_inapplicable(params: list[str], base: dict) -> list[str]:
+    """Leave out ``hidden`` for models without a hidden size (e.g. CNNs)."""
+    if "hidden" not in params or "model" not in base:
+        return params
+    from ..models import default_spec
+
+    if "hidden" in default_spec(base["model"]):
+        return params
+    print(f"model {base['model']} has no hidden size: not searching 'hidden'")
+    return [p for p in params if p != "hidden"]

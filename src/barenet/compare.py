@@ -1,0 +1,324 @@
+"""barenet beside PyTorch: the same network, initial weights, batches and optimizer, trained twice.
+
+``to_torch(model)`` rebuilds a barenet ``Sequential`` layer by layer as a ``torch.nn.Sequential``
+with the same state_dict keys, ``run_comparison(config)`` trains both on one shared batch order
+and returns per-epoch curves, test accuracy and training seconds for each. torch is imported
+inside the functions; a missing torch raises ConfigError with the install hint.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ConfigError
+
+TORCH_HINT = 'PyTorch is not installed: pip install "barenet[torch]"'
+
+#: What ``barenet compare`` trains unless told otherwise (constant learning rate, no schedule).
+DEFAULTS: dict[str, Any] = {
+    "model": "mlp", "dataset": "mnist", "epochs": 3, "batch_size": 64, "lr": 0.1,
+    "optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "seed": 0,
+    "limit_train": None, "limit_test": None, "data_dir": None, "hidden": None,
+}
+
+
+def import_torch() -> Any:
+    """``torch``, or ConfigError with the one-line install hint."""
+    try:
+        import torch
+    except ImportError:
+        raise ConfigError(TORCH_HINT) from None
+    return torch
+
+
+def numpy_threads() -> int:
+    """Threads NumPy's BLAS uses: the usual environment variables, else the usable CPUs."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def to_torch(model: Any) -> Any:
+    """A ``torch.nn.Module`` with the same layers, in the same order, and the same weights.
+
+    Walks nested Sequentials; the state_dict keys are the same, so barenet's arrays load
+    strictly. Raises ConfigError naming any layer it cannot map.
+    """
+    torch = import_torch()
+    tmodel = _build_torch(torch.nn, model)
+    state = {}
+    for k, v in model.state_dict().items():
+        v = np.asarray(v)
+        state[k] = torch.from_numpy(v.astype(np.float32) if np.issubdtype(v.dtype, np.floating)
+                                    else v.copy())
+    missing, unexpected = tmodel.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise ConfigError(f"compare: PyTorch copy of {type(model).__name__} does not match: "
+                          f"missing {missing}, unexpected {unexpected}")
+    return tmodel
+
+
+def _build_torch(tnn: Any, model: Any) -> Any:
+    name = type(model).__name__
+    if name == "Sequential":
+        out = tnn.Sequential()
+        for child_name, child in model._modules.items():
+            out.add_module(child_name, _build_torch(tnn, child))
+        return out
+    factory = _LAYERS.get(name)
+    if factory is None or model._modules:
+        raise ConfigError(f"compare: no PyTorch equivalent for layer {name}; supported: "
+                          + ", ".join(sorted(_LAYERS)) + ", Sequential")
+    return factory(tnn, model)
+
+
+def _pair(v: Any) -> Any:
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+def _conv(tnn: Any, m: Any) -> Any:
+    c_out, c_in, kh, kw = m.weight.data.shape
+    return tnn.Conv2d(c_in, c_out, (kh, kw), stride=_pair(getattr(m, "stride", 1)),
+                      padding=_pair(getattr(m, "padding", 0)),
+                      bias=getattr(m, "bias", None) is not None)
+
+
+def _pool(cls: str) -> Callable[[Any, Any], Any]:
+    def make(tnn: Any, m: Any) -> Any:
+        k = _pair(m.kernel_size)
+        stride = getattr(m, "stride", None)
+        return getattr(tnn, cls)(k, stride=_pair(stride) if stride is not None else None,
+                                 padding=_pair(getattr(m, "padding", 0)))
+    return make
+
+
+def _norm(cls: str) -> Callable[[Any, Any], Any]:
+    def make(tnn: Any, m: Any) -> Any:
+        n = int(getattr(m, "num_features", 0) or m.running_mean.shape[0])
+        return getattr(tnn, cls)(n, eps=float(getattr(m, "eps", 1e-5)),
+                                 momentum=float(getattr(m, "momentum", 0.1)),
+                                 affine=getattr(m, "weight", None) is not None)
+    return make
+
+
+_LAYERS: dict[str, Callable[[Any, Any], Any]] = {
+    "Linear": lambda tnn, m: tnn.Linear(m.weight.data.shape[1], m.weight.data.shape[0],
+                                        bias=getattr(m, "bias", None) is not None),
+    "Conv2d": _conv,
+    "MaxPool2d": _pool("MaxPool2d"),
+    "AvgPool2d": _pool("AvgPool2d"),
+    "BatchNorm1d": _norm("BatchNorm1d"),
+    "BatchNorm2d": _norm("BatchNorm2d"),
+    "ReLU": lambda tnn, m: tnn.ReLU(),
+    "Tanh": lambda tnn, m: tnn.Tanh(),
+    "Sigmoid": lambda tnn, m: tnn.Sigmoid(),
+    "LeakyReLU": lambda tnn, m: tnn.LeakyReLU(float(getattr(m, "negative_slope", 0.01))),
+    "Flatten": lambda tnn, m: tnn.Flatten(int(getattr(m, "start_dim", 1))),
+    "Dropout": lambda tnn, m: tnn.Dropout(float(getattr(m, "p", 0.5))),
+    "Identity": lambda tnn, m: tnn.Identity(),
+    "Softmax": lambda tnn, m: tnn.Softmax(int(getattr(m, "dim", -1))),
+}
+
+
+def _optimizers(cfg: dict, bn_params: list, torch_params: Any) -> tuple[Any, Any]:
+    """The same optimizer with the same hyper-parameters for both libraries."""
+    from . import optim
+
+    torch = import_torch()
+    name = str(cfg["optimizer"]).lower()
+    lr, wd = float(cfg["lr"]), float(cfg.get("weight_decay") or 0.0)
+    if name == "sgd":
+        kw = {"lr": lr, "momentum": float(cfg.get("momentum") or 0.0), "weight_decay": wd}
+        return optim.SGD(bn_params, **kw), torch.optim.SGD(torch_params, **kw)
+    table = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+    if name not in table or not hasattr(optim, table[name]):
+        raise ConfigError(f"compare: unknown optimizer {cfg['optimizer']!r}; expected sgd, adam, "
+                          "adamw or rmsprop")
+    kw = {"lr": lr, "weight_decay": wd}
+    return (getattr(optim, table[name])(bn_params, **kw),
+            getattr(torch.optim, table[name])(torch_params, **kw))
+
+
+def _evaluate_both(model: Any, tmodel: Any, loader: Any, torch: Any) -> tuple[float, float]:
+    """Test accuracy of (barenet, pytorch) in eval mode."""
+    model.eval()
+    tmodel.eval()
+    right_b = right_t = total = 0
+    with torch.no_grad():
+        for x, y in loader:
+            right_b += int((model(x).argmax(axis=1) == y).sum())
+            right_t += int((tmodel(torch.from_numpy(x)).argmax(dim=1).numpy() == y).sum())
+            total += len(y)
+    return right_b / max(total, 1), right_t / max(total, 1)
+
+
+def run_comparison(config: dict | None = None,
+                   progress: Callable[[str], None] | None = None) -> dict:
+    """Train the same network in barenet and PyTorch on the same batches; return both records.
+
+    Returns {"config", "barenet", "pytorch", "agreement", "notes"}; each library's record has
+    "epochs" (list of {epoch, train_loss, train_acc, test_acc, seconds}), "batch_losses",
+    "test_accuracy" and "train_seconds".
+    """
+    from . import nn
+    from .data.datasets import load_dataset
+    from .data.loader import DataLoader
+    from .data.transforms import Normalize
+    from .models import build_model, default_spec, model_input
+
+    torch = import_torch()
+    cfg = {**DEFAULTS, **{k: v for k, v in (config or {}).items() if v is not None}}
+    say = progress or (lambda msg: None)
+    spec = default_spec(cfg["model"])
+    if cfg.get("hidden") is not None and "hidden" in spec:
+        spec["hidden"] = cfg["hidden"]
+    cfg["model_spec"] = spec
+    threads = numpy_threads()
+    torch.set_num_threads(threads)
+    torch.manual_seed(int(cfg["seed"]))
+    train = load_dataset(cfg["dataset"], "train", data_dir=cfg.get("data_dir"))
+    test = load_dataset(cfg["dataset"], "test", data_dir=cfg.get("data_dir"))
+    n_train = len(train.labels) if not cfg["limit_train"] else min(int(cfg["limit_train"]),
+                                                                   len(train.labels))
+    n_test = len(test.labels) if not cfg["limit_test"] else min(int(cfg["limit_test"]),
+                                                                len(test.labels))
+    norm = Normalize(train.mean, train.std, flatten=model_input(spec) == "flat")
+    rng = np.random.default_rng(int(cfg["seed"]))
+    loader = DataLoader(train.images[:n_train], train.labels[:n_train],
+                        batch_size=int(cfg["batch_size"]), shuffle=True, rng=rng, transform=norm)
+    test_loader = DataLoader(test.images[:n_test], test.labels[:n_test], batch_size=1000,
+                             transform=norm)
+    model = build_model(spec, rng=np.random.default_rng(int(cfg["seed"])))
+    tmodel = to_torch(model)
+    probe = next(iter(test_loader))[0][:64]
+    model.eval()
+    tmodel.eval()
+    with torch.no_grad():
+        start_diff = float(np.abs(model(probe) - tmodel(torch.from_numpy(probe)).numpy()).max())
+    criterion = nn.CrossEntropyLoss()
+    opt_b, opt_t = _optimizers(cfg, model.parameters(), tmodel.parameters())
+    rec = {lib: {"epochs": [], "batch_losses": [], "train_seconds": 0.0}
+           for lib in ("barenet", "pytorch")}
+    for epoch in range(1, int(cfg["epochs"]) + 1):
+        model.train()
+        tmodel.train()
+        sums = {lib: {"loss": 0.0, "right": 0, "seconds": 0.0} for lib in rec}
+        seen = 0
+        for x, y in loader:
+            t0 = time.perf_counter()
+            logits = model(x)
+            loss = criterion(logits, y)
+            opt_b.zero_grad()
+            model.backward(criterion.backward())
+            opt_b.step()
+            t1 = time.perf_counter()
+            xt, yt = torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64))
+            tlogits = tmodel(xt)
+            tloss = torch.nn.functional.cross_entropy(tlogits, yt)
+            opt_t.zero_grad()
+            tloss.backward()
+            opt_t.step()
+            t2 = time.perf_counter()
+            sums["barenet"]["seconds"] += t1 - t0
+            sums["pytorch"]["seconds"] += t2 - t1
+            for lib, lv, pred in (("barenet", float(loss), logits.argmax(axis=1)),
+                                  ("pytorch", float(tloss.item()),
+                                   tlogits.detach().argmax(dim=1).numpy())):
+                sums[lib]["loss"] += lv * len(y)
+                sums[lib]["right"] += int((pred == y).sum())
+                rec[lib]["batch_losses"].append(round(lv, 7))
+            seen += len(y)
+        acc_b, acc_t = _evaluate_both(model, tmodel, test_loader, torch)
+        for lib, acc in (("barenet", acc_b), ("pytorch", acc_t)):
+            s = sums[lib]
+            rec[lib]["epochs"].append({
+                "epoch": epoch, "train_loss": s["loss"] / max(seen, 1),
+                "train_acc": s["right"] / max(seen, 1), "test_acc": acc,
+                "seconds": s["seconds"]})
+            rec[lib]["train_seconds"] += s["seconds"]
+            rec[lib]["test_accuracy"] = acc
+        b, t = rec["barenet"]["epochs"][-1], rec["pytorch"]["epochs"][-1]
+        say(f"epoch {epoch}: barenet loss {b['train_loss']:.4f} test acc {b['test_acc']:.4f} "
+            f"({b['seconds']:.1f}s) | pytorch loss {t['train_loss']:.4f} test acc "
+            f"{t['test_acc']:.4f} ({t['seconds']:.1f}s)")
+    return _summary(cfg, rec, start_diff, threads, torch.__version__, n_train, n_test, model)
+
+
+def _summary(cfg: dict, rec: dict, start_diff: float, threads: int, torch_version: str,
+             n_train: int, n_test: int, model: Any) -> dict:
+    from . import __version__
+
+    bl, tl = np.array(rec["barenet"]["batch_losses"]), np.array(rec["pytorch"]["batch_losses"])
+    ep_b, ep_t = rec["barenet"]["epochs"], rec["pytorch"]["epochs"]
+    notes = ["same initial weights (barenet's, copied into PyTorch), same batches in the same "
+             "order, same optimizer and hyper-parameters, float32, constant learning rate",
+             f"training seconds exclude data loading and evaluation; both use {threads} threads"]
+    layer_names = {type(m).__name__ for m in model.modules()}
+    if "Dropout" in layer_names:
+        notes.append("the model has Dropout: the two libraries draw different dropout masks, "
+                     "so their curves agree only statistically")
+    rec["barenet"]["version"] = __version__
+    rec["pytorch"]["version"] = torch_version
+    rec["pytorch"]["threads"] = rec["barenet"]["threads"] = threads
+    config = {k: v for k, v in cfg.items() if k != "data_dir"}
+    config.update(train_examples=n_train, test_examples=n_test)
+    return {
+        "config": config,
+        "barenet": rec["barenet"],
+        "pytorch": rec["pytorch"],
+        "agreement": {
+            "initial_output_max_abs_diff": start_diff,
+            "first_batch_loss_abs_diff": float(abs(bl[0] - tl[0])) if len(bl) else None,
+            "max_epoch_train_loss_abs_diff": max(
+                (abs(a["train_loss"] - b["train_loss"]) for a, b in zip(ep_b, ep_t)),
+                default=None),
+            "max_test_acc_abs_diff": max(
+                (abs(a["test_acc"] - b["test_acc"]) for a, b in zip(ep_b, ep_t)), default=None),
+            "time_ratio_barenet_over_pytorch": (
+                rec["barenet"]["train_seconds"] / rec["pytorch"]["train_seconds"]
+                if rec["pytorch"]["train_seconds"] > 0 else None),
+        },
+        "notes": notes,
+    }
+
+
+def plot_comparison(result: dict, path: str | os.PathLike) -> Any:
+    """comparison.png: per-batch training loss, per-epoch train loss, per-epoch accuracies."""
+    from .plots import new_figure, save_figure
+
+    fig = new_figure(14, 4)
+    ax_b, ax_l, ax_a = fig.subplots(1, 3)
+    styles = {"barenet": ("tab:blue", "-"), "pytorch": ("tab:orange", "--")}
+    for lib, (color, ls) in styles.items():
+        r = result[lib]
+        losses = np.asarray(r["batch_losses"], dtype=np.float64)
+        if losses.size:
+            k = max(1, losses.size // 200)
+            smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+            ax_b.plot(np.arange(smooth.size) + k, smooth, color=color, ls=ls, label=lib)
+        ep = [e["epoch"] for e in r["epochs"]]
+        ax_l.plot(ep, [e["train_loss"] for e in r["epochs"]], "o", color=color, ls=ls, label=lib)
+        ax_a.plot(ep, [e["train_acc"] for e in r["epochs"]], "o", color=color, ls=ls,
+                  label=f"{lib} train")
+        ax_a.plot(ep, [e["test_acc"] for e in r["epochs"]], "s", color=color, ls=":",
+                  label=f"{lib} test")
+    ax_b.set(title="training loss per batch (moving average)", xlabel="batch", ylabel="loss")
+    ax_l.set(title="training loss per epoch", xlabel="epoch", ylabel="loss")
+    ax_a.set(title="accuracy", xlabel="epoch", ylabel="accuracy")
+    for ax in (ax_b, ax_l, ax_a):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    cfg = result["config"]
+    tb, tt = result["barenet"]["train_seconds"], result["pytorch"]["train_seconds"]
+    fig.suptitle(f"{cfg['model']} on {cfg['dataset']} ({cfg['train_examples']} training images): "
+                 f"barenet {tb:.1f}s, PyTorch {tt:.1f}s of training", fontsize=10)
+    return save_figure(fig, path)

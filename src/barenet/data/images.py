@@ -1,0 +1,210 @@
+"""MNIST-style preprocessing of a user's picture: read it safely, then make it look like MNIST.
+
+``load_image``/``from_bytes`` turn a PNG/JPEG/BMP/GIF (any size, RGB, RGBA, grayscale or palette)
+into a float32 (H, W) gray array in [0, 1]; ``to_mnist`` turns that into a uint8 (28, 28) digit the
+way the original MNIST was prepared: light ink on black, the ink's bounding box scaled to fit a
+20x20 box keeping its aspect ratio, placed so its centre of mass sits at pixel (14, 14).
+Pillow is imported inside the functions, so importing this module needs only NumPy.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImageError
+
+#: Largest picture accepted, in pixels (a 48-megapixel photo fits); larger is treated as a bomb.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: Formats read; others (EPS, PDF, ...) are refused rather than handed to external programs.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+
+_FIT = 20        # the ink's longer side after scaling, as in MNIST
+_SIZE = 28       # output side
+_CENTRE = 14.0   # target centre of mass (row, col), in pixel-index coordinates
+_MIN_CONTRAST = 0.1  # ink must differ from the background by this much (0..1) to count
+_LEVEL = 0.2     # after normalising, values below this fraction of the ink are background
+
+
+def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read a picture file as float32 (H, W) gray in [0, 1] (0 black, 1 white).
+
+    Transparent pixels are composited on white; EXIF rotation is applied; an animated GIF gives
+    its first frame. Raises ImageError naming the file when it is missing, unreadable, not an
+    image, or has more than ``max_pixels`` pixels (a decompression bomb).
+    """
+    name = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise ImageError(f"{name}: no such file")
+    if p.is_dir():
+        raise ImageError(f"{name}: is a directory, expected a picture file")
+    if p.stat().st_size == 0:
+        raise ImageError(f"{name}: empty file, expected a picture (PNG, JPEG, BMP or GIF)")
+    return _decode(p, name, max_pixels)
+
+
+def from_bytes(data: bytes, name: str = "upload",
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an encoded picture (the bytes of a PNG/JPEG/... file) into float32 (H, W) in [0, 1].
+
+    ``name`` is used in error messages. Same rules as ``load_image``.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty file, expected a picture (PNG, JPEG, BMP or GIF)")
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
+    """Open, check the size before decoding, decode and convert to gray; errors -> ImageError."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:  # pragma: no cover - pillow is part of the cli extra
+        raise ImageError('reading pictures needs Pillow: pip install "barenet[cli]"') from None
+    bomb = (f"{name}: picture too large (more than {max_pixels:,} pixels): "
+            "refusing a possible decompression bomb")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source, formats=FORMATS) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageError(bomb + f", got {w}x{h}")
+                if w == 0 or h == 0:
+                    raise ImageError(f"{name}: picture has no pixels ({w}x{h})")
+                im.load()
+                gray = _to_gray(ImageOps.exif_transpose(im))
+    except ImageError:
+        raise
+    except PermissionError:
+        raise ImageError(f"{name}: cannot read: permission denied") from None
+    except Image.DecompressionBombError:
+        raise ImageError(bomb) from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{name}: not a picture (expected PNG, JPEG, BMP or GIF)") from None
+    except MemoryError:
+        raise ImageError(bomb) from None
+    except Exception as exc:  # Pillow's decoders raise many types on corrupt data
+        raise ImageError(f"{name}: corrupt or truncated picture ({exc})") from None
+    return gray
+
+
+def _to_gray(im: Any) -> np.ndarray:
+    """A loaded PIL image -> float32 (H, W) luminance in [0, 1], alpha composited on white."""
+    from PIL import Image
+
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        lo, hi = float(arr.min()), float(arr.max())
+        if mode.startswith("I;16"):
+            return arr / np.float32(65535.0)
+        return ((arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)).astype(np.float32)
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in im.info)
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    gray = im.convert("L")
+    return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
+
+
+def to_mnist(gray: np.ndarray) -> np.ndarray:
+    """Make a gray picture look like an MNIST digit: uint8 (28, 28), light ink on black.
+
+    Steps: invert when the background (median of the border pixels) is light; subtract the
+    background and stretch so the ink spans [0, 1], dropping faint noise; crop to the ink's
+    bounding box; thicken strokes that would vanish when scaled down; scale so the longer side
+    is 20 pixels keeping the aspect ratio (antialiased); paste into 28x28 so the centre of mass
+    is at (14, 14). Raises ImageError("... no ink") when nothing stands out from the background.
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    if g.ndim != 2 or g.size == 0:
+        raise ImageError(f"picture: expected a 2-D gray array, got shape {g.shape}")
+    if not np.all(np.isfinite(g)):
+        raise ImageError("picture: contains NaN or infinite values")
+    border = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # dark ink on light paper: make the ink light
+        g = 1.0 - g
+        background = 1.0 - background
+    peak = float(g.max())
+    if peak - background < _MIN_CONTRAST:
+        raise ImageError("picture: no ink (nothing stands out from the background)")
+    ink = np.clip((g - background) / (peak - background), 0.0, 1.0)
+    ink = np.clip((ink - _LEVEL) / (1.0 - _LEVEL), 0.0, 1.0).astype(np.float32)
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = ink.shape
+    scale = _FIT / max(h, w)
+    ink = _thicken(ink, scale)
+    new_h = max(1, int(round(h * scale)))
+    new_w = max(1, int(round(w * scale)))
+    patch = _resize(ink, new_h, new_w)
+    if patch.max() <= 0:
+        raise ImageError("picture: no ink left after scaling to 20x20")
+    patch /= patch.max()
+    return _place_by_mass(patch)
+
+
+def _thicken(ink: np.ndarray, scale: float, target: float = 1.5) -> np.ndarray:
+    """Dilate (grey max filter) strokes that would be thinner than ``target`` output pixels.
+
+    Stroke width is estimated as 2 * area / perimeter of the ink mask (exact for long strokes).
+    """
+    mask = ink > 0.5
+    area = int(mask.sum())
+    if area == 0 or scale >= 1.0:
+        return ink
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    perimeter = max(1, area - int(inner.sum()))
+    width = 2.0 * area / perimeter
+    grow = int(np.ceil((target / scale - width) / 2.0))
+    if grow <= 0:
+        return ink
+    grow = min(grow, max(ink.shape) // 4 + 1)
+    out = np.pad(ink, grow)
+    for axis in (0, 1):  # separable max filter of size 2*grow+1
+        acc = out.copy()
+        n = out.shape[axis]
+        for s in range(1, grow + 1):
+            fwd = [slice(None)] * 2
+            bwd = [slice(None)] * 2
+            fwd[axis], bwd[axis] = slice(s, n), slice(0, n - s)
+            np.maximum(acc[tuple(bwd)], out[tuple(fwd)], out=acc[tuple(bwd)])
+            np.maximum(acc[tuple(fwd)], out[tuple(bwd)], out=acc[tuple(fwd)])
+        out = acc
+    return out[grow:-grow, grow:-grow]
+
+
+def _resize(ink: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
+    """Antialiased resize of a float (H, W) array to (new_h, new_w), clipped to [0, 1]."""
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32), mode="F")
+    out = im.resize((new_w, new_h), Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
+
+
+def _place_by_mass(patch: np.ndarray) -> np.ndarray:
+    """Paste (h, w) <= (20, 20) into a black 28x28 so its centre of mass lands at (14, 14)."""
+    h, w = patch.shape
+    mass = float(patch.sum())
+    cy = float((patch.sum(axis=1) * np.arange(h)).sum()) / mass
+    cx = float((patch.sum(axis=0) * np.arange(w)).sum()) / mass
+    top = int(np.clip(np.round(_CENTRE - cy), 0, _SIZE - h))
+    left = int(np.clip(np.round(_CENTRE - cx), 0, _SIZE - w))
+    out = np.zeros((_SIZE, _SIZE), dtype=np.float32)
+    out[top:top + h, left:left + w] = patch
+    return np.round(out * 255.0).astype(np.uint8)
+

@@ -1,0 +1,92 @@
+"""Fully connected models on flattened 28x28 images: the classic MLP and a deeper one.
+
+Each entry of ``MLP_MODELS`` describes one architecture: ``build(spec, rng) -> Module``, the
+``defaults`` of its spec, its ``input`` kind ("flat": (N, 784)) and a one-line ``description``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import nn
+from ..errors import ConfigError
+
+IN_FEATURES = 28 * 28
+NUM_CLASSES = 10
+MAX_WIDTH = 65536
+
+
+def _width(value: Any, what: str) -> int:
+    """A layer width from a spec value: a positive int up to ``MAX_WIDTH``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 1 <= int(value) <= MAX_WIDTH:
+        raise ConfigError(f"{what} must be an integer in [1, {MAX_WIDTH}], got {value!r}")
+    return int(value)
+
+
+def _widths(value: Any, what: str) -> list[int]:
+    """A list of layer widths from an int or a list of ints."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ConfigError(f"{what} needs at least one layer width, got {value!r}")
+    return [_width(v, what) for v in items]
+
+
+def _probability(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(value) < 1.0:
+        raise ConfigError(f"{what} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def build_mlp(spec: dict, rng: np.random.Generator) -> nn.Module:
+    """The classic network: Linear(784, hidden) -> ReLU -> Linear(hidden, 10).
+
+    Input (N, 784) float32, output logits (N, 10). ``spec["hidden"]``: an int (one hidden
+    layer, 200 by default) or a list of widths (one Linear + ReLU per width).
+    """
+    widths = _widths(spec["hidden"], "mlp: hidden")
+    layers: list[nn.Module] = []
+    fan_in = IN_FEATURES
+    for w in widths:
+        layers += [nn.Linear(fan_in, w, rng=rng), nn.ReLU()]
+        fan_in = w
+    layers.append(nn.Linear(fan_in, NUM_CLASSES, rng=rng))
+    return nn.Sequential(*layers)
+
+
+def build_mlp_deep(spec: dict, rng: np.random.Generator) -> nn.Module:
+    """Linear -> BatchNorm1d -> ReLU -> Dropout per hidden width, then Linear(last, 10).
+
+    Input (N, 784) float32, output logits (N, 10). ``spec["hidden"]`` lists the widths
+    (default [512, 256]); ``spec["dropout"]`` is the drop probability (default 0.2). Each
+    Dropout draws its masks from its own generator, spawned from ``rng``.
+    """
+    widths = _widths(spec["hidden"], "mlp-deep: hidden")
+    p = _probability(spec["dropout"], "mlp-deep: dropout")
+    layers: list[nn.Module] = []
+    fan_in = IN_FEATURES
+    for w in widths:
+        layers += [nn.Linear(fan_in, w, rng=rng), nn.BatchNorm1d(w), nn.ReLU(),
+                   nn.Dropout(p, rng=rng.spawn(1)[0])]
+        fan_in = w
+    layers.append(nn.Linear(fan_in, NUM_CLASSES, rng=rng))
+    return nn.Sequential(*layers)
+
+
+MLP_MODELS: dict[str, dict[str, Any]] = {
+    "mlp": {
+        "build": build_mlp,
+        "defaults": {"hidden": 200},
+        "input": "flat",
+        "description": "the classic network: Linear(784, 200) -> ReLU -> Linear(200, 10)",
+    },
+    "mlp-deep": {
+        "build": build_mlp_deep,
+        "defaults": {"hidden": [512, 256], "dropout": 0.2},
+        "input": "flat",
+        "description": "784-512-256-10 with BatchNorm1d, ReLU and Dropout(0.2) after each "
+                       "hidden layer",
+    },
+}

@@ -1,0 +1,128 @@
+"""Element-wise activations (ReLU, LeakyReLU, Sigmoid, Tanh) and Softmax.
+
+Each keeps the dtype and shape of its input. Each caches one array in ``forward`` (a boolean
+mask or its own output, by reference: do not modify a layer's output in place before its
+``backward``) and never recomputes the forward pass in ``backward``; none modifies the upstream
+gradient it is given.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .module import Module
+
+
+class ReLU(Module):
+    """max(x, 0), element-wise. Shapes: any (N, *) -> same.
+
+    Backward: g * (x > 0), with the mask cached in forward (gradient 0 at x = 0, as PyTorch).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        self._mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._mask)
+        self._check_grad(grad_out, self._mask.shape)
+        return grad_out * self._mask
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x, element-wise. Shapes: any (N, *) -> same."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        self._mask = x > 0
+        return np.where(self._mask, x, x * np.asarray(self.negative_slope, dtype=x.dtype))
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._mask)
+        self._check_grad(grad_out, self._mask.shape)
+        slope = np.asarray(self.negative_slope, dtype=grad_out.dtype)
+        return np.where(self._mask, grad_out, grad_out * slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), element-wise and overflow-free. Backward: g * s * (1 - s)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        self._out = F.sigmoid(x)
+        return self._out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._out)
+        self._check_grad(grad_out, self._out.shape)
+        s = self._out
+        return grad_out * (s * (1 - s))
+
+
+class Tanh(Module):
+    """tanh(x), element-wise. Backward: g * (1 - tanh(x)^2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        self._out = np.tanh(x)
+        return self._out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._out)
+        self._check_grad(grad_out, self._out.shape)
+        t = self._out
+        return grad_out * (1 - t * t)
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``, stable for any finite logits. Shapes: any -> same.
+
+    Backward is the full Jacobian-vector product without forming the Jacobian:
+    dL/dx = s * (g - sum(g * s, dim)), for s = softmax(x) and upstream g.
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Softmax: dim must be an int, got {dim!r}")
+        self.dim = int(dim)
+        self._out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, f"with a dimension {self.dim}")
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self!r}: dim {self.dim} is out of range for input of shape "
+                             f"{x.shape}")
+        self._out = F.softmax(x, axis=self.dim)
+        return self._out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._out)
+        self._check_grad(grad_out, self._out.shape)
+        s = self._out
+        dot = np.sum(grad_out * s, axis=self.dim, keepdims=True)
+        return s * (grad_out - dot)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

@@ -1,0 +1,63 @@
+"""Shape-only layers: Flatten and Identity. Neither copies data."""
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module
+
+
+class Flatten(Module):
+    """Merge dimensions ``start_dim..end_dim`` into one, e.g. (N, C, H, W) -> (N, C*H*W).
+
+    Backward reshapes the gradient back to the input's shape. Returns a view when it can.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        for name, v in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"Flatten: {name} must be an int, got {v!r}")
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
+        self._in_shape: tuple[int, ...] | None = None
+        self._out_shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        nd = max(x.ndim, 1)
+        start = self.start_dim + nd if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + nd if self.end_dim < 0 else self.end_dim
+        if not (0 <= start < nd and 0 <= end < nd and start <= end):
+            raise ValueError(f"{self!r}: cannot flatten dimensions {self.start_dim}..{self.end_dim}"
+                             f" of input of shape {x.shape}; expected at least "
+                             f"{max(self.start_dim, self.end_dim) + 1} dimensions")
+        self._in_shape = x.shape
+        out = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        self._out_shape = out.shape
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._in_shape)
+        self._check_grad(grad_out, self._out_shape)
+        return grad_out.reshape(self._in_shape)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input unchanged; backward returns the gradient unchanged. Any shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        self._shape = x.shape
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._shape)
+        self._check_grad(grad_out, self._shape)
+        return grad_out

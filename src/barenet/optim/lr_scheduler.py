@@ -1,0 +1,285 @@
+"""Learning-rate schedulers with PyTorch's schedules, computed in closed form.
+
+Each scheduler writes ``group["lr"]`` of its optimizer's ``param_groups``. Construction performs
+the first step (epoch 0), as in PyTorch; call ``step()`` after each ``optimizer.step()`` (or each
+epoch). ``state_dict()`` is JSON-able. ``load_state_dict`` also writes the restored learning
+rates (and OneCycleLR's momentum) back into the optimizer, so the order of loading does not matter.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from .optimizer import Optimizer
+
+
+def _json_float(x: float) -> float | str:
+    """A float for strict JSON: non-finite values become ``"inf"``, ``"-inf"``, ``"nan"``."""
+    return float(x) if math.isfinite(x) else str(float(x))
+
+
+def _per_group(name: str, value: Any, optimizer: Optimizer) -> list[float]:
+    """One value per parameter group, from a scalar or a list of that length."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{name}: expected {n} values (one per parameter group), "
+                             f"got {len(value)}")
+        return [float(v) for v in value]
+    return [float(value)] * n
+
+
+class LRScheduler:
+    """Base class: sets every group's lr to ``get_lr()`` at ``last_epoch`` on each ``step()``.
+
+    Subclasses implement ``get_lr()`` and list their JSON-able attributes in ``_saved``.
+    """
+
+    _saved: tuple[str, ...] = ()
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected a barenet Optimizer, "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise ValueError(f"{type(self).__name__}: param_groups[{i}] has no "
+                                     "'initial_lr'; resume with last_epoch >= 0 only after "
+                                     "loading the optimizer's state")
+        self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self.step()
+
+    def get_lr(self) -> list[float]:
+        """The learning rate of every group at ``self.last_epoch``."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch (or batch) and write the new learning rates into the optimizer."""
+        self._step_count += 1
+        self.last_epoch += 1
+        values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the latest ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state: the class name, epoch counters, base and last lrs, hyper-parameters."""
+        out = {"name": type(self).__name__, "last_epoch": self.last_epoch,
+               "step_count": self._step_count, "base_lrs": list(self.base_lrs),
+               "last_lr": [float(v) for v in self._last_lr]}
+        for key in self._saved:
+            out[key] = getattr(self, key)
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` output and write its learning rates into the optimizer."""
+        name = type(self).__name__
+        if state.get("name") != name:
+            raise ValueError(f"{name}.load_state_dict: the state is of {state.get('name')!r}")
+        missing = [k for k in ("last_epoch", "last_lr", *self._saved) if k not in state]
+        if missing:
+            raise ValueError(f"{name}.load_state_dict: missing keys {missing}")
+        n = len(self.optimizer.param_groups)
+        if len(state["last_lr"]) != n:
+            raise ValueError(f"{name}.load_state_dict: the state has {len(state['last_lr'])} "
+                             f"learning rates, the optimizer has {n} parameter groups")
+        self.last_epoch = int(state["last_epoch"])
+        self._step_count = int(state.get("step_count", self._step_count))
+        if "base_lrs" in state:
+            self.base_lrs = [float(v) for v in state["base_lrs"]]
+        for key in self._saved:
+            setattr(self, key, state[key])
+        self._last_lr = [float(v) for v in state["last_lr"]]
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._saved)
+        return f"{type(self).__name__}({hyper}, last_epoch={self.last_epoch})"
+
+
+class StepLR(LRScheduler):
+    """``lr = base_lr * gamma ** (epoch // step_size)``: decay by ``gamma`` every ``step_size``."""
+
+    _saved = ("step_size", "gamma")
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        if not isinstance(step_size, numbers.Integral) or step_size < 1:
+            raise ValueError(f"StepLR: invalid step_size {step_size!r}, expected an int >= 1")
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        k = self.last_epoch // self.step_size
+        return [b * self.gamma ** k for b in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = base_lr * gamma ** epoch``."""
+
+    _saved = ("gamma",)
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+    Past ``T_max`` the cosine continues (the lr rises again), as in PyTorch.
+    """
+
+    _saved = ("T_max", "eta_min")
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        if not T_max > 0:
+            raise ValueError(f"CosineAnnealingLR: invalid T_max {T_max!r}, expected > 0")
+        self.T_max = T_max
+        self.eta_min = float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return list(self.base_lrs)
+        c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+        return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin), stepped once per batch, as ``torch.optim.lr_scheduler``.
+
+    The lr rises from ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start`` of
+    ``total_steps`` (or ``epochs * steps_per_epoch``), then anneals to
+    ``max_lr / div_factor / final_div_factor`` (``three_phase``: back to the start first).
+    ``anneal_strategy`` is ``"cos"`` or ``"linear"``. With ``cycle_momentum`` (PyTorch's
+    default) the optimizer's ``momentum`` (or Adam's ``betas[0]``) moves inversely, between
+    ``max_momentum`` and ``base_momentum``. Stepping past ``total_steps`` raises ValueError.
+    """
+
+    _saved = ("total_steps", "phases", "anneal_strategy", "cycle_momentum", "use_beta1")
+
+    def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
+                 total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | list[float] = 0.85,
+                 max_momentum: float | list[float] = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        if total_steps is not None:
+            if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
+                raise ValueError(f"OneCycleLR: invalid total_steps {total_steps!r}, "
+                                 "expected a positive int")
+        elif epochs is not None and steps_per_epoch is not None:
+            for name, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+                if not isinstance(v, numbers.Integral) or v <= 0:
+                    raise ValueError(f"OneCycleLR: invalid {name} {v!r}, expected a positive int")
+            total_steps = int(epochs) * int(steps_per_epoch)
+        else:
+            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: invalid pct_start {pct_start!r}, expected in [0, 1]")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: invalid anneal_strategy {anneal_strategy!r}, "
+                             "expected 'cos' or 'linear'")
+        self.total_steps = total_steps = int(total_steps)
+        self.anneal_strategy = anneal_strategy
+        up = float(pct_start * total_steps) - 1
+        # each phase: [end_step, start_lr key, end_lr key, start_momentum key, end_momentum key]
+        if three_phase:
+            self.phases = [[up, "initial_lr", "max_lr", "max_momentum", "base_momentum"],
+                           [float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                            "base_momentum", "max_momentum"],
+                           [total_steps - 1, "initial_lr", "min_lr", "max_momentum",
+                            "max_momentum"]]
+        else:
+            self.phases = [[up, "initial_lr", "max_lr", "max_momentum", "base_momentum"],
+                           [total_steps - 1, "max_lr", "min_lr", "base_momentum",
+                            "max_momentum"]]
+        max_lrs = _per_group("OneCycleLR max_lr", max_lr, optimizer)
+        if last_epoch == -1:
+            for group, m in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = m / div_factor
+                group["max_lr"] = m
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = bool(cycle_momentum)
+        self.use_beta1 = "betas" in optimizer.defaults
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and not self.use_beta1:
+                raise ValueError(f"OneCycleLR: cycle_momentum=True needs an optimizer with "
+                                 f"momentum or betas, got {type(optimizer).__name__}")
+            maxs = _per_group("OneCycleLR max_momentum", max_momentum, optimizer)
+            bases = _per_group("OneCycleLR base_momentum", base_momentum, optimizer)
+            if last_epoch == -1:
+                for group, m, b in zip(optimizer.param_groups, maxs, bases):
+                    self._set_momentum(group, m)
+                    group["max_momentum"] = m
+                    group["base_momentum"] = b
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _values(self, group: dict[str, Any]) -> tuple[float, float | None]:
+        """(lr, momentum or None) of ``group`` at ``self.last_epoch``."""
+        step = self.last_epoch
+        start = 0.0
+        for i, (end, lr0, lr1, m0, m1) in enumerate(self.phases):
+            if step <= end or i == len(self.phases) - 1:
+                pct = (step - start) / (end - start) if end != start else 1.0
+                lr = self._anneal(group[lr0], group[lr1], pct)
+                mom = self._anneal(group[m0], group[m1], pct) if self.cycle_momentum else None
+                return lr, mom
+            start = end
+        raise AssertionError("unreachable")
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch > self.total_steps:
+            raise ValueError(f"OneCycleLR: stepped {self.last_epoch} times, but total_steps "
+                             f"is {self.total_steps}")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            lr, mom = self._values(group)
+            lrs.append(lr)
+            if mom is not None:
+                self._set_momentum(group, mom)
+        return lrs
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.cycle_momentum:
+            for group in self.optimizer.param_groups:
+                self._set_momentum(group, self._values(group)[1])
+
+
+from .plateau import ReduceLROnPlateau  # noqa: E402  (re-exported: torch's module holds it too)
+
+__all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "OneCycleLR",
+           "ReduceLROnPlateau"]

@@ -1,0 +1,288 @@
+"""Optimizer base class: parameter groups, per-parameter state, and a pickle-free state_dict.
+
+An optimizer holds ``param_groups`` shaped like PyTorch's: a list of dicts, each with a
+``"params"`` list of :class:`~barenet.nn.Parameter` and that group's hyper-parameters (``"lr"``,
+...). ``state[p]`` holds the per-parameter buffers (moments, step counts). Subclasses implement
+``_update(group)``, which changes every ``p.data`` of the group in place.
+
+``state_dict()`` follows PyTorch's nesting, with parameters replaced by their position::
+
+    {"state": {0: {"step": 3, "exp_avg": ndarray, ...}, ...},
+     "param_groups": [{"lr": 0.001, ..., "params": [0, 1, 2]}]}
+
+``flatten_state`` splits it into NumPy arrays (for an ``.npz``) and a JSON-able dict;
+``unflatten_state`` puts it back together.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..nn.module import Parameter
+
+StateDict = dict[str, Any]
+FORMAT_VERSION = 1
+
+
+class Optimizer:
+    """Base class: groups of parameters, their hyper-parameters, and per-parameter state.
+
+    Args:
+        params: an iterable of Parameters, or of dicts ``{"params": [...], "lr": ...}`` (groups
+            whose missing hyper-parameters come from ``defaults``).
+        defaults: every hyper-parameter of the optimizer and its default value.
+    """
+
+    #: names a state entry must hold; every other name must be in ``_optional_state``
+    _required_state: frozenset[str] = frozenset()
+    _optional_state: frozenset[str] = frozenset()
+
+    def __init__(self, params: Iterable[Parameter] | Iterable[dict[str, Any]],
+                 defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Parameter, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        self._scratch: dict[Parameter, list[np.ndarray | None]] = {}
+        if isinstance(params, (Parameter, np.ndarray)):
+            raise TypeError(f"{self._name}: params must be an iterable of Parameters, "
+                            f"got a single {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{self._name}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    # -- groups and hyper-parameters -----------------------------------------------------------
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group ``{"params": [...], **hyper-parameters}``; missing ones take defaults."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{self._name}: a parameter group must be a dict with a 'params' key")
+        params = group["params"]
+        params = [params] if isinstance(params, Parameter) else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{self._name}: params[{i}] is a {type(p).__name__}, "
+                                "expected a barenet.nn.Parameter")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{self._name}: a parameter appears twice in one group")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{self._name}: some parameters appear in more than one group")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        new = {k: v for k, v in group.items() if k != "params"}
+        for key in unknown:
+            if key not in ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"):
+                raise ValueError(f"{self._name}: unknown hyper-parameter {key!r}, expected one "
+                                 f"of {sorted(self.defaults)}")
+        for key, value in self.defaults.items():
+            new.setdefault(key, value)
+        new["params"] = params
+        self._check_group(new)
+        self.param_groups.append(new)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Raise ValueError when a hyper-parameter of ``group`` is out of range."""
+
+    def _check_range(self, name: str, value: float, low: float, high: float | None = None,
+                     high_open: bool = True) -> None:
+        """Raise ValueError unless ``low <= value`` (and ``value < high``, or ``<=``)."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{self._name}: invalid {name} {value!r}, expected a number")
+        ok = value >= low and (high is None or (value < high if high_open else value <= high))
+        if not ok:
+            want = f">= {low}" if high is None else f"in [{low}, {high}{')' if high_open else ']'}"
+            raise ValueError(f"{self._name}: invalid {name} {value!r}, expected {want}")
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the first group; setting it sets every group's."""
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._check_range("lr", value, 0.0)
+        for group in self.param_groups:
+            group["lr"] = value
+
+    # -- the update -----------------------------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to zero, in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.fill(0)
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Update every parameter from its ``grad``; returns ``closure()`` if one is given."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            self._update(group)
+        return loss
+
+    def _update(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{self._name} does not implement _update")
+
+    def _tmp(self, p: Parameter, k: int) -> np.ndarray:
+        """Scratch array ``k`` shaped like ``p.data``, reused across steps (never saved)."""
+        bufs = self._scratch.get(p)
+        if bufs is None:
+            bufs = self._scratch[p] = [None, None]
+        b = bufs[k]
+        if b is None or b.shape != p.data.shape or b.dtype != p.data.dtype:
+            b = bufs[k] = np.empty_like(p.data)
+        return b
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_dict(self) -> StateDict:
+        """PyTorch-shaped state with parameters numbered in group order; arrays are copies."""
+        state: dict[int, dict[str, Any]] = {}
+        groups = []
+        index = 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                if p in self.state:
+                    state[index] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                    for k, v in self.state[p].items()}
+                ids.append(index)
+                index += 1
+            packed["params"] = ids
+            groups.append(packed)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: StateDict) -> None:
+        """Restore hyper-parameters and state saved by ``state_dict`` (or ``unflatten_state``).
+
+        Checks the number of groups and parameters, every state name and every array's shape
+        first, and raises one ValueError naming the problem; nothing changes unless all fits.
+        Arrays are cast to their parameter's dtype.
+        """
+        where = f"{self._name}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{where}: the state has {len(saved_groups)} parameter groups, "
+                             f"the optimizer has {len(self.param_groups)}")
+        by_index: dict[int, Parameter] = {}
+        new_groups = []
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            ids = list(saved.get("params", []))
+            if len(ids) != len(group["params"]):
+                raise ValueError(f"{where}: group {gi} of the state has {len(ids)} parameters, "
+                                 f"the optimizer's has {len(group['params'])}")
+            for i, p in zip(ids, group["params"]):
+                by_index[int(i)] = p
+            new = {k: (tuple(v) if isinstance(v, list) else v)
+                   for k, v in saved.items() if k != "params"}
+            missing = set(self.defaults) - set(new)
+            if missing:
+                raise ValueError(f"{where}: group {gi} lacks hyper-parameters {sorted(missing)} "
+                                 "(is it another optimizer's state?)")
+            new["params"] = group["params"]
+            self._check_group(new)
+            new_groups.append(new)
+        new_state: dict[Parameter, dict[str, Any]] = {}
+        for raw_index, entry in state_dict["state"].items():
+            index = int(raw_index)
+            if index not in by_index:
+                raise ValueError(f"{where}: state for parameter {index}, but the optimizer has "
+                                 f"{len(by_index)} parameters")
+            p = by_index[index]
+            names = set(entry)
+            if not self._required_state <= names or \
+                    not names <= self._required_state | self._optional_state:
+                raise ValueError(f"{where}: parameter {index} has state {sorted(names)}, "
+                                 f"expected {sorted(self._required_state)} plus optionally "
+                                 f"{sorted(self._optional_state)}")
+            restored: dict[str, Any] = {}
+            for name, value in entry.items():
+                if name == "step":
+                    restored[name] = int(np.asarray(value).item())
+                    continue
+                arr = np.asarray(value)
+                if arr.shape != p.data.shape:
+                    raise ValueError(f"{where}: parameter {index} {name!r}: expected shape "
+                                     f"{p.data.shape}, got {arr.shape}")
+                restored[name] = np.array(arr, dtype=p.data.dtype, copy=True)
+            new_state[p] = restored
+        for group, new in zip(self.param_groups, new_groups):
+            group.clear()
+            group.update(new)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            hyper = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
+            lines.append(f"  group {i}: {len(group['params'])} params, {hyper}")
+        return "\n".join(lines) + "\n)"
+
+
+def _json_scalar(value: Any, where: str) -> Any:
+    """A JSON-able copy of a hyper-parameter or scalar state value."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return [_json_scalar(v, where) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"{where}: cannot store a {type(value).__name__} in JSON")
+
+
+def flatten_state(state_dict: StateDict) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Split an optimizer state_dict into ``(arrays, meta)``: arrays for ``np.savez`` under keys
+    ``"state.<index>.<name>"``, and a JSON-able ``meta`` holding everything else."""
+    arrays: dict[str, np.ndarray] = {}
+    state_meta: dict[str, dict[str, Any]] = {}
+    for index, entry in state_dict["state"].items():
+        out: dict[str, Any] = {}
+        for name, value in entry.items():
+            if isinstance(value, np.ndarray):
+                key = f"state.{int(index)}.{name}"
+                arrays[key] = value
+                out[name] = {"array": key}
+            else:
+                out[name] = _json_scalar(value, f"state {index} {name!r}")
+        state_meta[str(int(index))] = out
+    groups = [{k: _json_scalar(v, f"param_groups {k!r}") for k, v in g.items()}
+              for g in state_dict["param_groups"]]
+    meta = {"format_version": FORMAT_VERSION, "state": state_meta, "param_groups": groups}
+    return arrays, meta
+
+
+def unflatten_state(arrays: Any, meta: dict[str, Any]) -> StateDict:
+    """Inverse of ``flatten_state``: ``arrays`` is any mapping (a dict, an ``NpzFile``)."""
+    if not isinstance(meta, dict) or not {"state", "param_groups"} <= set(meta):
+        raise ValueError("optimizer state meta: expected a dict with 'state' and 'param_groups'")
+    version = meta.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"optimizer state meta: format_version {version!r}, expected "
+                         f"{FORMAT_VERSION}")
+    state: dict[int, dict[str, Any]] = {}
+    for index, entry in meta["state"].items():
+        out: dict[str, Any] = {}
+        for name, value in entry.items():
+            if isinstance(value, dict):
+                key = value.get("array")
+                if key not in arrays:
+                    raise ValueError(f"optimizer state: array {key!r} for parameter {index} "
+                                     f"{name!r} is missing")
+                out[name] = np.array(arrays[key], copy=True)
+            else:
+                out[name] = value
+        state[int(index)] = out
+    groups = []
+    for g in meta["param_groups"]:
+        groups.append({k: (tuple(v) if isinstance(v, list) and k != "params" else v)
+                       for k, v in g.items()})
+    return {"state": state, "param_groups": groups}

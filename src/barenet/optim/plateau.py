@@ -1,0 +1,88 @@
+"""ReduceLROnPlateau: cut the learning rate when a metric stops improving (PyTorch's rule)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .lr_scheduler import LRScheduler, _json_float, _per_group
+from .optimizer import Optimizer
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` once a metric has not improved for ``patience`` steps.
+
+    ``step(metric)`` once per epoch. Improvement (``mode`` "min", ``threshold_mode`` "rel"):
+    ``metric < best * (1 - threshold)``; "abs": ``metric < best - threshold``; "max" mirrors.
+    After a reduction, ``cooldown`` steps pass before bad steps count again. The lr never goes
+    below ``min_lr`` (per group), and changes smaller than ``eps`` are skipped.
+    """
+
+    _saved = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
+              "min_lrs", "eps", "cooldown_counter", "num_bad_epochs")
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | list[float] = 0.0, eps: float = 1e-8) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: expected a barenet Optimizer, "
+                            f"got {type(optimizer).__name__}")
+        if not 0 <= factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: invalid factor {factor!r}, expected in [0, 1)")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: invalid mode {mode!r}, expected 'min' or 'max'")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: invalid threshold_mode {threshold_mode!r}, "
+                             "expected 'rel' or 'abs'")
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
+        self.threshold, self.threshold_mode = float(threshold), threshold_mode
+        self.cooldown, self.eps = int(cooldown), float(eps)
+        self.min_lrs = _per_group("ReduceLROnPlateau min_lr", min_lr, optimizer)
+        self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+        self.last_epoch = 0
+        self._step_count = 0
+        self._last_lr = [g["lr"] for g in optimizer.param_groups]
+        self.best = math.inf if mode == "min" else -math.inf
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    def _is_better(self, a: float) -> bool:
+        if self.mode == "min":
+            edge = self.best * (1 - self.threshold) if self.threshold_mode == "rel" \
+                else self.best - self.threshold
+            return a < edge
+        edge = self.best * (1 + self.threshold) if self.threshold_mode == "rel" \
+            else self.best + self.threshold
+        return a > edge
+
+    def step(self, metric: float) -> None:  # type: ignore[override]
+        """Record this epoch's ``metric`` (e.g. validation loss) and maybe reduce the lr."""
+        current = float(metric)
+        self._step_count += 1
+        self.last_epoch += 1
+        if self._is_better(current):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, low in zip(self.optimizer.param_groups, self.min_lrs):
+                old = float(group["lr"])
+                new = max(old * self.factor, low)
+                if old - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        out = super().state_dict()
+        out["best"] = _json_float(self.best)
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.best = float(state.get("best", self.best))

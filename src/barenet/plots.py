@@ -1,0 +1,284 @@
+"""Every figure the CLI draws, as PNG files (matplotlib's Agg renderer, no window, no pyplot).
+
+Matplotlib is imported inside the functions, so ``import barenet`` needs only NumPy. Each
+function writes one PNG atomically (temporary name + ``os.replace``) and returns its path.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+#: The files ``plot_run`` writes into a run directory.
+RUN_PLOTS = {
+    "curves": "curves.png",
+    "confusion": "confusion_matrix.png",
+    "misclassified": "misclassified.png",
+    "weights": "first_layer_weights.png",
+    "per_class": "per_class_accuracy.png",
+}
+
+
+def new_figure(width: float, height: float) -> Any:
+    """A matplotlib Figure (inches) not tied to pyplot, laid out with constrained layout."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def save_figure(fig: Any, path: str | os.PathLike) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically (temporary file + os.replace); return path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _column(history: Sequence[dict], key: str) -> np.ndarray:
+    vals = [h.get(key) for h in history]
+    return np.array([np.nan if v is None else float(v) for v in vals], dtype=np.float64)
+
+
+def plot_history(history: Sequence[dict], path: str | os.PathLike,
+                 test_accuracy: float | None = None, title: str = "") -> Path:
+    """Loss (left) and accuracy (right) per epoch, train and validation; test accuracy as a line.
+
+    ``history``: per-epoch dicts with epoch, train_loss, train_acc, val_loss, val_acc (val may be
+    missing or None).
+    """
+    fig = new_figure(10, 4)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epochs = _column(history, "epoch") if history else np.array([])
+    if history and np.isnan(epochs).all():
+        epochs = np.arange(1, len(history) + 1, dtype=np.float64)
+    for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
+        for split, style in (("train", "o-"), ("val", "s--")):
+            y = _column(history, f"{split}_{key}") if history else np.array([])
+            if y.size and not np.isnan(y).all():
+                name = "validation" if split == "val" else "train"
+                ax.plot(epochs, y, style, label=name, markersize=4)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    if test_accuracy is not None:
+        ax_acc.axhline(test_accuracy, color="black", linestyle=":",
+                       label=f"test {test_accuracy:.4f}")
+    for ax in (ax_loss, ax_acc):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    ax_loss.set_title("loss")
+    ax_acc.set_title("accuracy")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: str | os.PathLike,
+                   title: str = "confusion matrix (test set)") -> Path:
+    """Heatmap of a (K, K) confusion matrix (rows true, columns predicted) with counts written in."""
+    cm = np.asarray(cm)
+    k = cm.shape[0]
+    fig = new_figure(1.0 + 0.65 * k, 0.6 + 0.6 * k)
+    ax = fig.subplots()
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    top = cm.max() if cm.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
+                    color="white" if cm[i, j] > top / 2 else "black")
+    ax.set_xticks(range(k), [str(c) for c in classes], rotation=45, ha="right")
+    ax.set_yticks(range(k), [str(c) for c in classes])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return save_figure(fig, path)
+
+
+def plot_misclassified(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray,
+                       classes: Sequence[str], path: str | os.PathLike, n: int = 25) -> Path:
+    """Grid of the ``n`` most confidently wrong predictions.
+
+    images uint8 (N, 28, 28); y_true (N,); probabilities (N, K). Each tile says true, predicted
+    and the confidence of the wrong prediction.
+    """
+    probabilities = np.asarray(probabilities)
+    y_true = np.asarray(y_true)
+    pred = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y_true)
+    conf = probabilities[wrong, pred[wrong]]
+    worst = wrong[np.argsort(-conf, kind="stable")][:n]
+    cols = max(1, min(5, len(worst)))
+    rows = max(1, math.ceil(len(worst) / cols))
+    fig = new_figure(2.0 * cols, 2.2 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    if len(worst) == 0:
+        axes[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    for ax, i in zip(axes, worst):
+        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"true {classes[y_true[i]]}\npred {classes[pred[i]]} "
+                     f"({probabilities[i, pred[i]]:.0%})", fontsize=8)
+    fig.suptitle(f"most confident mistakes ({len(wrong)} wrong of {len(y_true)})")
+    return save_figure(fig, path)
+
+
+def first_layer_filters(model: Any) -> tuple[str, np.ndarray] | None:
+    """The first Linear or Conv2d weight of ``model`` as tiles: ("linear"|"conv", (n, h, w)).
+
+    Linear (h, 784) gives h tiles of 28x28; Conv2d (C_out, C_in, kH, kW) gives C_out kernels
+    (averaged over input channels). None when neither comes first or the shapes don't fit.
+    """
+    for _, mod in model.named_modules():
+        w = getattr(getattr(mod, "weight", None), "data", None)
+        if w is None or type(mod).__name__ not in ("Linear", "Conv2d"):
+            continue
+        w = np.asarray(w, dtype=np.float64)
+        if w.ndim == 4:
+            return "conv", w.mean(axis=1)
+        side = int(round(math.sqrt(w.shape[1])))
+        if w.ndim == 2 and side * side == w.shape[1]:
+            return "linear", w.reshape(w.shape[0], side, side)
+        return None
+    return None
+
+
+def plot_first_layer(model: Any, path: str | os.PathLike, max_tiles: int = 64) -> Path | None:
+    """The first layer's weights as images ("what each unit looks for"); None if not drawable."""
+    found = first_layer_filters(model)
+    if found is None:
+        return None
+    kind, tiles = found
+    tiles = tiles[:max_tiles]
+    cols = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    fig = new_figure(1.1 * cols + 0.4, 1.1 * rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, t in zip(axes, tiles):
+        lim = float(np.abs(t).max()) or 1.0
+        ax.imshow(t, cmap="seismic", vmin=-lim, vmax=lim, interpolation="nearest")
+    what = "hidden units (input weights as 28x28)" if kind == "linear" else "convolution kernels"
+    fig.suptitle(f"first layer: {len(tiles)} {what}; red +, blue -", fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_per_class(cm: np.ndarray, classes: Sequence[str], path: str | os.PathLike) -> Path:
+    """Bars of per-class accuracy (recall: diagonal / row sum) from a (K, K) confusion matrix."""
+    cm = np.asarray(cm, dtype=np.float64)
+    support = cm.sum(axis=1)
+    acc = np.divide(np.diag(cm), support, out=np.zeros(len(cm)), where=support > 0)
+    fig = new_figure(1.0 + 0.6 * len(cm), 4)
+    ax = fig.subplots()
+    bars = ax.bar(range(len(cm)), acc, color="tab:blue")
+    ax.bar_label(bars, [f"{a:.1%}" for a in acc], fontsize=7)
+    ax.set_xticks(range(len(cm)), [str(c) for c in classes], rotation=45, ha="right")
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("accuracy")
+    total = np.trace(cm) / max(cm.sum(), 1)
+    ax.axhline(total, color="black", linestyle=":", label=f"overall {total:.2%}")
+    ax.legend(loc="lower right")
+    ax.set_title("per-class accuracy (test set)")
+    return save_figure(fig, path)
+
+
+def plot_prediction(original: np.ndarray, digit: np.ndarray, probabilities: np.ndarray,
+                    classes: Sequence[str], path: str | os.PathLike, title: str = "") -> Path:
+    """A picture beside its 28x28 preprocessed view and the class probabilities as bars.
+
+    original float (H, W) in [0, 1] or uint8; digit uint8 (28, 28); probabilities (K,).
+    """
+    fig = new_figure(11, 3.6)
+    ax_in, ax_28, ax_p = fig.subplots(1, 3, width_ratios=[1.2, 1, 1.6])
+    vmax = 255 if np.asarray(original).dtype == np.uint8 else 1.0
+    ax_in.imshow(original, cmap="gray", vmin=0, vmax=vmax)
+    ax_in.set_title("input")
+    ax_28.imshow(digit, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax_28.set_title("as the network sees it (28x28)")
+    for ax in (ax_in, ax_28):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    p = np.asarray(probabilities, dtype=np.float64)
+    best = int(p.argmax())
+    colors = ["tab:orange" if i == best else "tab:blue" for i in range(len(p))]
+    ax_p.barh(range(len(p)), p, color=colors)
+    ax_p.set_yticks(range(len(p)), [str(c) for c in classes])
+    ax_p.invert_yaxis()
+    ax_p.set_xlim(0, 1)
+    ax_p.set_title(f"prediction: {classes[best]} ({p[best]:.1%})")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def plot_run(run_dir: str | os.PathLike, history: Sequence[dict] | None,
+             eval_result: dict | None, run: Any = None, dataset: Any = None) -> list[Path]:
+    """Draw every figure of a run into ``run_dir`` and return the paths written.
+
+    history: per-epoch dicts (None -> read ``metrics.csv`` in run_dir if there). eval_result:
+    ``evaluate_run``'s dict (confusion_matrix, probabilities, accuracy) or None to skip the
+    test-set figures. run: a loaded ``Run`` (its model gives the first-layer weights, its
+    classes the labels). dataset: the test Dataset whose images/labels match eval_result
+    (loaded from run.dataset when None and needed).
+    """
+    run_dir = Path(run_dir)
+    written: list[Path] = []
+    if history is None:
+        history = read_metrics_csv(run_dir / "metrics.csv")
+    classes = list(getattr(run, "classes", None) or range(10))
+    test_acc = None if eval_result is None else eval_result.get("accuracy")
+    if history:
+        written.append(plot_history(history, run_dir / RUN_PLOTS["curves"],
+                                    test_accuracy=test_acc))
+    if eval_result is not None and eval_result.get("confusion_matrix") is not None:
+        cm = np.asarray(eval_result["confusion_matrix"])
+        classes = classes if len(classes) == len(cm) else list(range(len(cm)))
+        written.append(plot_confusion(cm, classes, run_dir / RUN_PLOTS["confusion"]))
+        written.append(plot_per_class(cm, classes, run_dir / RUN_PLOTS["per_class"]))
+        probs = eval_result.get("probabilities")
+        if probs is not None:
+            if dataset is None and run is not None:
+                from .data.datasets import load_dataset
+
+                data_dir = (getattr(run, "config", None) or {}).get("data_dir")
+                dataset = load_dataset(run.dataset, "test", data_dir=data_dir)
+            if dataset is not None and len(dataset.labels) == len(probs):
+                written.append(plot_misclassified(dataset.images, dataset.labels, probs,
+                                                  classes, run_dir / RUN_PLOTS["misclassified"]))
+    if run is not None and getattr(run, "model", None) is not None:
+        out = plot_first_layer(run.model, run_dir / RUN_PLOTS["weights"])
+        if out is not None:
+            written.append(out)
+    return written
+
+
+def read_metrics_csv(path: str | os.PathLike) -> list[dict]:
+    """Per-epoch rows of a run's metrics.csv as dicts of floats ([] when there is no file)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.append({k: _num(v) for k, v in row.items() if k is not None})
+    return rows
+
+
+def _num(v: str | None) -> float | None:
+    try:
+        return float(v) if v not in (None, "") else None
+    except ValueError:
+        return None

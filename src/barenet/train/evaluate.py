@@ -1,0 +1,83 @@
+"""Evaluation in eval mode, in batches of 1000: loss, accuracy, confusion matrix, per-class scores."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..nn.functional import softmax
+from ..nn.module import Module
+from .metrics import confusion_matrix, cross_entropy, precision_recall_f1
+
+EVAL_BATCH = 1000
+
+
+def predict_logits(model: Module, images: np.ndarray,
+                   transform: Callable[[np.ndarray], np.ndarray],
+                   batch_size: int = EVAL_BATCH) -> np.ndarray:
+    """float32 logits (N, C) of ``model`` in eval mode for uint8 ``images`` (N, 28, 28).
+
+    The model's previous train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(transform(images[i:i + batch_size]))
+               for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def evaluate_arrays(model: Module, images: np.ndarray, labels: np.ndarray,
+                    transform: Callable[[np.ndarray], np.ndarray],
+                    batch_size: int = EVAL_BATCH) -> tuple[float, float, np.ndarray]:
+    """(mean cross-entropy loss, accuracy, logits (N, C)) of ``model`` on a labelled set."""
+    logits = predict_logits(model, images, transform, batch_size)
+    if len(labels) == 0:
+        return float("nan"), float("nan"), logits
+    acc = float(np.mean(logits.argmax(axis=1) == labels))
+    return cross_entropy(logits, labels), acc, logits
+
+
+def summarize(logits: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """The evaluation dict of logits (N, k) against labels (N,): accuracy, loss,
+    confusion_matrix (int64 (k, k)), per_class (list of {class, precision, recall, f1,
+    support}), predictions (int64 (N,)), probabilities (float32 (N, k)), n."""
+    k = len(classes)
+    labels = np.asarray(labels, dtype=np.int64)
+    preds = logits.argmax(axis=1).astype(np.int64) if len(logits) else np.zeros(0, np.int64)
+    cm = confusion_matrix(labels, preds, k)
+    precision, recall, f1, support = precision_recall_f1(cm)
+    per_class = [{"class": str(name), "precision": float(p), "recall": float(r),
+                  "f1": float(f), "support": int(s)}
+                 for name, p, r, f, s in zip(classes, precision, recall, f1, support)]
+    n = int(len(labels))
+    return {
+        "accuracy": float(np.mean(preds == labels)) if n else float("nan"),
+        "loss": cross_entropy(logits, labels) if n else float("nan"),
+        "confusion_matrix": cm,
+        "per_class": per_class,
+        "predictions": preds,
+        "probabilities": softmax(logits, axis=1).astype(np.float32) if n else logits,
+        "n": n,
+    }
+
+
+def evaluate_run(run: Any, dataset: Any, limit: int | None = None) -> dict[str, Any]:
+    """Evaluate a loaded ``Run`` on a ``Dataset`` (images uint8 (N, 28, 28), labels,
+    classes); ``limit`` keeps the first N samples. Returns ``summarize``'s dict plus
+    ``dataset`` (name) and ``run`` (path)."""
+    images, labels = dataset.images, dataset.labels
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    logits = predict_logits(run.model, images, run.normalize)
+    classes = run.classes if len(run.classes) == logits.shape[1] else dataset.classes
+    result = summarize(logits, labels, classes)
+    result.update(dataset=dataset.name, run=str(run.run_dir))
+    return result
+
+
+__all__ = ["EVAL_BATCH", "evaluate_arrays", "evaluate_run", "predict_logits", "summarize"]

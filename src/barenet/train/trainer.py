@@ -1,0 +1,250 @@
+"""The training loop: mini-batch epochs, validation, schedules, early stopping, best model.
+
+``Trainer.fit()`` runs epochs ``state.epoch + 1 .. epochs``. Each epoch shuffles with the
+loader's generator, optionally augments (uint8 batch -> uint8 batch), normalises, steps the
+optimizer per batch, evaluates the validation set in eval mode, keeps the best weights by
+validation accuracy and calls ``checkpoint(trainer)`` before the callbacks see the epoch, so a
+Ctrl-C or crash loses at most the epoch in progress. ``state_dict()`` captures everything that
+makes a resumed run bit-for-bit identical to an uninterrupted one: weights, optimizer, scheduler,
+and the state of every random generator (shuffling, augmentation, dropout).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..data.loader import DataLoader
+from ..errors import CheckpointError, TrainingDiverged
+from ..nn.module import Module
+from ..optim import LRScheduler, Optimizer, ReduceLROnPlateau
+from .evaluate import evaluate_arrays
+
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+class Callback:
+    """Hooks the trainer calls; override the ones you need (the CLI draws progress with them)."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None:
+        """Before the first epoch of this ``fit`` call (``trainer.state.epoch`` done already)."""
+
+    def on_epoch_begin(self, epoch: int, num_batches: int) -> None:
+        """At the start of epoch ``epoch`` (1-based), which has ``num_batches`` batches."""
+
+    def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
+        """After optimizer step ``batch`` (1-based) of ``epoch``; ``loss`` of that batch."""
+
+    def on_epoch_end(self, record: dict[str, Any]) -> None:
+        """After an epoch is complete and checkpointed; ``record`` as in ``TrainState.history``."""
+
+    def on_train_end(self, state: "TrainState") -> None:
+        """After the last epoch (not called when training is interrupted or diverges)."""
+
+
+@dataclass
+class TrainState:
+    """Progress of a training run. ``history`` has one dict per completed epoch: epoch,
+    train_loss, train_acc, val_loss, val_acc (None without a validation set), lr, seconds."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val_acc: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    best_weights: dict[str, np.ndarray] | None = None
+
+
+def find_generators(objects: dict[str, Any]) -> dict[str, np.random.Generator]:
+    """Every ``np.random.Generator`` held in an attribute of the given objects (and, for
+    Modules, of their submodules), by a stable dotted name such as ``model.3.rng``."""
+    found: dict[str, np.random.Generator] = {}
+    for prefix, obj in objects.items():
+        if obj is None:
+            continue
+        parts = obj.named_modules() if isinstance(obj, Module) else [("", obj)]
+        for name, part in parts:
+            for attr, value in sorted(vars(part).items()):
+                if isinstance(value, np.random.Generator):
+                    key = ".".join(p for p in (prefix, name, attr) if p)
+                    if all(value is not g for g in found.values()):
+                        found[key] = value
+    return found
+
+
+class Trainer:
+    """Train ``model`` on uint8 images with integer labels.
+
+    Args:
+        model, optimizer, criterion: the network, its optimizer, a loss such as
+            ``nn.CrossEntropyLoss()`` (``criterion(logits, y) -> float``, ``backward()``).
+        train: (images uint8 (N, 28, 28), labels int (N,)); val: the same or None.
+        transform: uint8 batch -> float32 model input (e.g. ``Normalize``).
+        epochs, batch_size: the schedule; ``shuffle_rng`` draws each epoch's order.
+        augment: optional uint8 (B, 28, 28) -> uint8 batch transform applied before ``transform``.
+        scheduler: an LRScheduler; ``scheduler_interval`` "batch", "epoch" or "plateau"
+            (``step(val_loss)`` per epoch).
+        patience: stop when validation accuracy has not improved for this many epochs (0: never).
+        callbacks: ``Callback`` objects; checkpoint: called with the trainer after each epoch.
+    """
+
+    def __init__(self, model: Module, optimizer: Optimizer, criterion: Any,
+                 train: tuple[np.ndarray, np.ndarray],
+                 val: tuple[np.ndarray, np.ndarray] | None, transform: Transform, *,
+                 epochs: int, batch_size: int, shuffle_rng: np.random.Generator,
+                 augment: Transform | None = None, scheduler: LRScheduler | None = None,
+                 scheduler_interval: str = "epoch", patience: int = 0,
+                 callbacks: Sequence[Callback] = (),
+                 checkpoint: Callable[["Trainer"], None] | None = None) -> None:
+        if scheduler_interval not in ("batch", "epoch", "plateau"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'batch', 'epoch' or "
+                             f"'plateau', got {scheduler_interval!r}")
+        self.model, self.optimizer, self.criterion = model, optimizer, criterion
+        self.val = val if val is not None and len(val[1]) else None
+        self.transform, self.augment = transform, augment
+        self.epochs, self.patience = int(epochs), int(patience)
+        self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
+        self.callbacks = list(callbacks)
+        self.checkpoint = checkpoint
+        batch_transform = transform if augment is None else (lambda b: transform(augment(b)))
+        self.loader = DataLoader(train[0], train[1], batch_size=batch_size, shuffle=True,
+                                 rng=shuffle_rng, transform=batch_transform)
+        self.state = TrainState()
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def done(self) -> bool:
+        """True when every epoch has run or early stopping ended training."""
+        return self.state.epoch >= self.epochs or self.state.stopped_early
+
+    def fit(self) -> TrainState:
+        """Run the remaining epochs; returns the state. The best weights are loaded into the
+        model at the end. Raises TrainingDiverged on a NaN/inf loss (the model is then
+        unusable; the last checkpoint is intact) and lets KeyboardInterrupt through."""
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        while not self.done:
+            record = self._run_epoch(self.state.epoch + 1)
+            self._finish_epoch(record)
+            if self.checkpoint is not None:
+                self.checkpoint(self)
+            for cb in self.callbacks:
+                cb.on_epoch_end(record)
+        self.restore_best()
+        for cb in self.callbacks:
+            cb.on_train_end(self.state)
+        return self.state
+
+    def restore_best(self) -> None:
+        """Load the best weights seen so far (if any) into the model."""
+        if self.state.best_weights is not None:
+            self.model.load_state_dict(self.state.best_weights)
+
+    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        lr = self.lr
+        self.model.train()
+        n_batches = len(self.loader)
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, n_batches)
+        total_loss, correct, seen = 0.0, 0, 0
+        for i, (x, y) in enumerate(self.loader, start=1):
+            logits = self.model(x)
+            loss = self.criterion(logits, y)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"training diverged: the loss became {loss} at epoch {epoch}, batch {i} of "
+                    f"{n_batches} (learning rate {self.lr:g}); try a lower --lr")
+            self.optimizer.zero_grad()
+            self.model.backward(self.criterion.backward())
+            self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "batch":
+                self.scheduler.step()
+            total_loss += loss * len(y)
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
+            seen += len(y)
+            for cb in self.callbacks:
+                cb.on_batch_end(epoch, i, loss)
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": total_loss / max(seen, 1),
+                                  "train_acc": correct / max(seen, 1),
+                                  "val_loss": None, "val_acc": None}
+        if self.val is not None:
+            val_loss, val_acc, _ = evaluate_arrays(self.model, self.val[0], self.val[1],
+                                                   self.transform)
+            record.update(val_loss=val_loss, val_acc=val_acc)
+        record.update(lr=lr, seconds=round(time.perf_counter() - start, 3))
+        return record
+
+    def _finish_epoch(self, record: dict[str, Any]) -> None:
+        """Update schedule, best weights and early stopping from a completed epoch."""
+        st = self.state
+        st.epoch = record["epoch"]
+        st.history.append(record)
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            self.scheduler.step()
+        elif isinstance(self.scheduler, ReduceLROnPlateau):
+            metric = record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
+            self.scheduler.step(metric)
+        val_acc = record["val_acc"]
+        if val_acc is None or st.best_val_acc is None or val_acc > st.best_val_acc:
+            st.best_val_acc, st.best_epoch, st.bad_epochs = val_acc, st.epoch, 0
+            st.best_weights = self.model.state_dict()
+        else:
+            st.bad_epochs += 1
+            if self.patience and st.bad_epochs >= self.patience and st.epoch < self.epochs:
+                st.stopped_early = True
+
+    # -- resume ---------------------------------------------------------------------------
+    def generators(self) -> dict[str, np.random.Generator]:
+        """Every random generator training draws from, by name."""
+        return find_generators({"loader": self.loader, "augment": self.augment,
+                                "model": self.model})
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able trainer state (without arrays): progress, history, generators, scheduler."""
+        st = self.state
+        return {"epoch": st.epoch, "epochs": self.epochs, "history": copy.deepcopy(st.history),
+                "best_val_acc": st.best_val_acc, "best_epoch": st.best_epoch,
+                "bad_epochs": st.bad_epochs, "stopped_early": st.stopped_early,
+                "finished": self.done,
+                "generators": {k: copy.deepcopy(g.bit_generator.state)
+                               for k, g in self.generators().items()},
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], best_weights: dict[str, np.ndarray]) -> None:
+        """Restore ``state_dict()`` output (the model and optimizer are loaded separately).
+        Raises CheckpointError if it does not fit this trainer."""
+        try:
+            epoch, history = int(state["epoch"]), list(state["history"])
+            if not 0 <= epoch <= self.epochs or len(history) != epoch:
+                raise ValueError(f"epoch {epoch} with {len(history)} history rows for "
+                                 f"{self.epochs} epochs")
+            gens = self.generators()
+            saved = state["generators"]
+            if set(saved) != set(gens):
+                raise ValueError(f"random generators {sorted(saved)}, expected {sorted(gens)}")
+            for key, gen in gens.items():
+                gen.bit_generator.state = copy.deepcopy(saved[key])
+            if (state["scheduler"] is None) != (self.scheduler is None):
+                raise ValueError("scheduler state does not match the configured scheduler")
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            best = state["best_val_acc"]
+            self.state = TrainState(
+                epoch=epoch, history=history,
+                best_val_acc=None if best is None else float(best),
+                best_epoch=int(state["best_epoch"]), bad_epochs=int(state["bad_epochs"]),
+                stopped_early=bool(state["stopped_early"]), best_weights=best_weights)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"trainer state does not fit this run: {exc}") from None
+
+
+__all__ = ["Callback", "TrainState", "Trainer", "find_generators"]

@@ -1,0 +1,180 @@
+"""MNIST-style picture preprocessing: reading any picture safely, then to_mnist's geometry."""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+from barenet.data.images import from_bytes, load_image, to_mnist  # noqa: E402
+from barenet.errors import ImageError  # noqa: E402
+
+
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _digit_canvas(width: int = 300, height: int = 200, dark_on_light: bool = True) -> np.ndarray:
+    """A thick '7'-ish stroke off-centre on a canvas, uint8, 0 = black."""
+    a = np.zeros((height, width), dtype=np.uint8)
+    a[40:52, 170:250] = 255          # top bar
+    for i in range(100):             # diagonal down-left
+        a[52 + i, 240 - i // 2 - 6:240 - i // 2 + 6] = 255
+    return 255 - a if dark_on_light else a
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG claiming width x height pixels with almost no data (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("fmt,mode", [("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"),
+                                      ("PNG", "P"), ("JPEG", "RGB"), ("JPEG", "L"),
+                                      ("BMP", "RGB"), ("GIF", "P")])
+def test_formats_and_modes_read_as_gray_in_unit_range(tmp_path, fmt, mode):
+    im = Image.fromarray(_digit_canvas()).convert(mode)
+    path = tmp_path / f"d.{fmt.lower()}"
+    im.save(path, fmt)
+    gray = load_image(path)
+    assert gray.dtype == np.float32 and gray.shape == (200, 300)
+    assert 0.0 <= gray.min() and gray.max() <= 1.0
+    assert gray[0, 0] > 0.9 and gray[45, 200] < 0.1  # white paper, black ink
+
+
+def test_transparent_background_is_composited_on_white():
+    rgba = np.zeros((50, 60, 4), dtype=np.uint8)     # fully transparent black ...
+    rgba[20:30, 10:50] = (0, 0, 0, 255)              # ... with an opaque black bar
+    gray = from_bytes(_encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    assert gray[0, 0] == pytest.approx(1.0) and gray[25, 30] == pytest.approx(0.0)
+    digit = to_mnist(gray)
+    assert digit.max() == 255 and digit[0, 0] == 0
+
+
+@pytest.mark.parametrize("dark_on_light", [True, False])
+def test_to_mnist_geometry_matches_mnist(dark_on_light):
+    digit = to_mnist(_digit_canvas(dark_on_light=dark_on_light).astype(np.float32) / 255)
+    assert digit.dtype == np.uint8 and digit.shape == (28, 28)
+    assert digit.max() == 255 and np.median(np.concatenate([digit[0], digit[-1]])) == 0
+    ys, xs = np.nonzero(digit)
+    assert max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) <= 21  # fits the 20x20 box
+    m = digit.astype(np.float64)
+    cy = (m.sum(1) * np.arange(28)).sum() / m.sum()
+    cx = (m.sum(0) * np.arange(28)).sum() / m.sum()
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+
+
+def test_aspect_ratio_is_kept_for_a_thin_one():
+    a = np.ones((400, 400), dtype=np.float32)
+    a[50:350, 190:215] = 0.0                          # a tall thin '1': 300 x 25
+    digit = to_mnist(a)
+    ys, xs = np.nonzero(digit > 64)
+    assert ys.max() - ys.min() + 1 == 20
+    assert 1 <= xs.max() - xs.min() + 1 <= 4
+
+
+def test_thin_strokes_are_thickened_so_they_survive_scaling():
+    a = np.ones((1000, 1000), dtype=np.float32)
+    a[100:900, 499:501] = 0.0                         # a 2-pixel line, 800 long
+    a[100:102, 300:700] = 0.0
+    digit = to_mnist(a)
+    assert (digit > 128).sum() >= 20
+
+
+def test_real_mnist_digit_comes_back_nearly_unchanged():
+    from barenet.data.datasets import load_dataset
+
+    test = load_dataset("mnist", "test")
+    for i in range(20):
+        x = test.images[i]
+        big = np.asarray(Image.fromarray(255 - x).resize((112, 112), Image.Resampling.BICUBIC))
+        canvas = np.full((200, 300), 255, dtype=np.uint8)
+        canvas[30:142, 150:262] = big
+        out = to_mnist(canvas.astype(np.float32) / 255).astype(float)
+        # MNIST centres by mass too, but rounding may differ by a pixel: allow a 1-pixel shift
+        diff = min(np.abs(np.roll(out, (dy, dx), axis=(0, 1)) - x).mean()
+                   for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        assert diff < 12, i
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 0.5])
+def test_blank_picture_has_no_ink(value):
+    with pytest.raises(ImageError, match="no ink"):
+        to_mnist(np.full((40, 50), value, dtype=np.float32))
+
+
+def test_faint_noise_is_not_ink():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ImageError, match="no ink"):
+        to_mnist((0.95 + 0.04 * rng.random((60, 60))).astype(np.float32))
+
+
+def test_bad_arrays_are_refused():
+    with pytest.raises(ImageError, match="2-D"):
+        to_mnist(np.zeros((3, 4, 5), dtype=np.float32))
+    with pytest.raises(ImageError, match="NaN"):
+        to_mnist(np.full((4, 4), np.nan, dtype=np.float32))
+
+
+@pytest.mark.parametrize("width,height", [(20000, 20000), (9000, 9000)])
+def test_decompression_bomb_is_refused_before_decoding(tmp_path, width, height):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header_only(width, height))
+    with pytest.raises(ImageError, match=r"bomb\.png.*decompression bomb"):
+        load_image(path)
+
+
+def test_max_pixels_is_configurable():
+    data = _encode(Image.new("L", (100, 100), 255), "PNG")
+    assert from_bytes(data, max_pixels=10_000).shape == (100, 100)
+    with pytest.raises(ImageError, match="upload: picture too large"):
+        from_bytes(data, max_pixels=9_999)
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"", "empty file"), (b"hello, not a picture", "not a picture"),
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n", "not a picture")])
+def test_not_a_picture(tmp_path, content, match):
+    path = tmp_path / "notes.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=f"notes.png: .*{match}"):
+        load_image(path)
+
+
+def test_truncated_picture_and_missing_file(tmp_path):
+    data = _encode(Image.fromarray(_digit_canvas()), "PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut.png: corrupt or truncated"):
+        load_image(path)
+    with pytest.raises(ImageError, match="nope.png: no such file"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(ImageError, match="is a directory"):
+        load_image(tmp_path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300), st.integers(0, 200), st.sampled_from(["PNG", "GIF", "BMP"]))
+def test_corrupted_bytes_decode_or_raise_image_error(junk, cut, fmt):
+    small = Image.fromarray(_digit_canvas()).resize((60, 40))
+    good = _encode(small.convert("P" if fmt == "GIF" else "L"), fmt)
+    for data in (junk, good[:cut] + junk, good[:cut] + junk + good[cut + len(junk):]):
+        try:
+            gray = from_bytes(data, name="x")
+        except ImageError as exc:
+            assert str(exc).startswith("x: ")
+        else:
+            assert gray.ndim == 2 and gray.dtype == np.float32

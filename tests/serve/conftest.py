@@ -1,0 +1,100 @@
+"""Fixtures for the server tests: a real run trained on a small MNIST subset, a live server on a
+free port, and a tiny JSON client."""
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+from barenet.serve import make_server
+
+sys.path.insert(0, "/tmp/serve_dev")  # TEMPORARY until the training code lands
+
+
+@pytest.fixture(scope="session")
+def run() -> Any:
+    """A trained MLP (one hidden layer) loaded back from its run directory."""
+    from fakerun import FakeRun
+
+    return FakeRun()
+
+
+@pytest.fixture(scope="session")
+def test_set() -> Any:
+    from barenet.data.datasets import load_dataset
+
+    return load_dataset("mnist", "test", download=False)
+
+
+class Client:
+    """Minimal HTTP client for one server: JSON in, (status, headers, decoded body) out."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=20)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            res = conn.getresponse()
+            data = res.read()
+            hdrs = {k.lower(): v for k, v in res.getheaders()}
+        finally:
+            conn.close()
+        if hdrs.get("content-type", "").startswith("application/json"):
+            return res.status, hdrs, json.loads(data)
+        return res.status, hdrs, data
+
+    def get(self, path: str) -> tuple[int, Any]:
+        status, _, doc = self.request("GET", path)
+        return status, doc
+
+    def post(self, body: bytes, content_type: str | None) -> tuple[int, Any]:
+        headers = {"Content-Type": content_type} if content_type else {}
+        status, _, doc = self.request("POST", "/api/predict", body, headers)
+        return status, doc
+
+    def post_pixels(self, pixels: Any) -> tuple[int, Any]:
+        return self.post(json.dumps({"pixels": pixels}).encode(), "application/json")
+
+
+@pytest.fixture(scope="module")
+def server(run: Any) -> Iterator[Any]:
+    """A live server on a free loopback port, shut down after the module's tests."""
+    srv = make_server(run, "127.0.0.1", 0, seed=0)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def client(server: Any) -> Client:
+    host, port = server.server_address[:2]
+    return Client(host, port)
+
+
+def png_bytes(image: np.ndarray, size: int = 140, invert: bool = True) -> bytes:
+    """A uint8 (28, 28) MNIST digit as a PNG of ``size`` pixels, dark ink on white if ``invert``."""
+    from PIL import Image
+
+    pixels = 255 - image if invert else image
+    im = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), mode="L")
+    buf = io.BytesIO()
+    im.resize((size, size), Image.Resampling.BILINEAR).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def make_png() -> Any:
+    return png_bytes

@@ -1,0 +1,67 @@
+"""The maths pages check themselves: every ```python block of docs/*.md runs, and every link resolves.
+
+The blocks of one page run in order in one namespace (like cells of a notebook), inside a temporary
+directory. Blocks hold their own ``assert`` statements, so a page whose numbers drift from the
+implementation fails here.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """(first line number, source) of each ```python block, in order."""
+    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in FENCE.finditer(text)]
+
+
+def test_docs_exist() -> None:
+    names = {p.name for p in PAGES}
+    assert "index.md" in names and len(names) >= 10, names
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = page.read_text(encoding="utf-8")
+    blocks = python_blocks(text)
+    if page.name == "index.md":
+        return
+    assert blocks, f"{page.name}: a maths page should carry at least one worked ```python example"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": f"docs.{page.stem}"}
+    for line, source in blocks:
+        code = compile(source, f"docs/{page.name}:{line}", "exec")
+        exec(code, namespace)  # noqa: S102 - running our own documentation is the point
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_resolve(page: Path) -> None:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (page.parent / target.split("#", 1)[0]).resolve()
+        if not path.exists():
+            broken.append(target)
+    assert not broken, f"{page.name}: broken links {broken}"
+
+
+def test_index_links_every_page() -> None:
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    missing = [p.name for p in PAGES if p.name != "index.md" and f"({p.name}" not in index]
+    assert not missing, f"docs/index.md does not link to {missing}"
+
+
+def test_maths_pages_link_their_implementation() -> None:
+    lacking = [p.name for p in PAGES
+               if p.name not in ("index.md",) and "../src/barenet/" not in p.read_text(encoding="utf-8")]
+    assert not lacking, f"pages without a link to the implementing file: {lacking}"
