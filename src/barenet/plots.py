@@ -235,7 +235,7 @@ def plot_run(run_dir: str | os.PathLike, history: Sequence[dict] | None,
     run_dir = Path(run_dir)
     written: list[Path] = []
     if history is None:
-        history = read_metrics_csv(run_dir / "metrics.csv")
+        history = read_metrics_csv(run_dir / "metrics.csv") or list(getattr(run, "history", []))
     classes = list(getattr(run, "classes", None) or range(10))
     test_acc = None if eval_result is None else eval_result.get("accuracy")
     if history:
@@ -253,8 +253,9 @@ def plot_run(run_dir: str | os.PathLike, history: Sequence[dict] | None,
 
                 data_dir = (getattr(run, "config", None) or {}).get("data_dir")
                 dataset = load_dataset(run.dataset, "test", data_dir=data_dir)
-            if dataset is not None and len(dataset.labels) == len(probs):
-                written.append(plot_misclassified(dataset.images, dataset.labels, probs,
+            n = len(probs)
+            if dataset is not None and len(dataset.labels) >= n:  # evaluated on the first n
+                written.append(plot_misclassified(dataset.images[:n], dataset.labels[:n], probs,
                                                   classes, run_dir / RUN_PLOTS["misclassified"]))
     if run is not None and getattr(run, "model", None) is not None:
         out = plot_first_layer(run.model, run_dir / RUN_PLOTS["weights"])

@@ -8,10 +8,10 @@ interruption: re-running with the same directory continues the study.
 """
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,7 +77,7 @@ def train_trial(config: dict) -> dict:
     result = train_model(config, None, quiet=True)
     history = [dict(h) for h in result.history]
     last = history[-1] if history else {}
-    val = last.get("val_acc")
+    val = result.best_val_acc if result.best_val_acc is not None else last.get("val_acc")
     test = result.test_accuracy
     return {"value": float(val) if val is not None else None,
             "val_acc": None if val is None else float(val),
@@ -177,6 +177,7 @@ def _objective(base: dict, params: list[str]) -> Callable[[Any], float]:
             raise optuna.TrialPruned(f"diverged: {exc}") from None
         for key in ("val_acc", "test_accuracy", "seconds", "train_loss"):
             trial.set_user_attr(key, out[key])
+        trial.set_user_attr("pid", os.getpid())
         if out["value"] is None:
             raise ConfigError("tune: training reported no validation accuracy; set val_split > 0")
         return out["value"]
@@ -197,8 +198,10 @@ def open_storage(url: str) -> Any:
     optuna = import_optuna()
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10,
-                                          grace_period=30)
+        with warnings.catch_warnings():  # heartbeats are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10,
+                                              grace_period=30)
     except ImportError as exc:
         raise ConfigError(f"tune: storage {redact(url)} needs a driver: {exc}") from None
     except Exception as exc:  # SQLAlchemy: bad URL, unreachable server
@@ -213,15 +216,24 @@ def _counted(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def _search_worker(url: str, name: str, base: dict, params: list[str], n_trials: int,
-                   target: int, seed: int) -> None:
-    """Worker process: join the study and run up to ``n_trials`` trials."""
+def _optimize(url: str, name: str, base: dict, params: list[str], n_trials: int,
+              target: int, seed: int, say: Progress | None = None) -> None:
+    """Join the study and run up to ``n_trials`` trials, stopping once it has ``target``."""
     optuna = import_optuna()
     study = optuna.load_study(study_name=name, storage=open_storage(url),
                               sampler=optuna.samplers.TPESampler(seed=seed))
     cap = optuna.study.MaxTrialsCallback(target, states=(optuna.trial.TrialState.COMPLETE,
                                                          optuna.trial.TrialState.PRUNED))
-    study.optimize(_objective(base, params), n_trials=n_trials, callbacks=[cap])
+    callbacks = [cap] if say is None else [cap, lambda st, t: say(_describe(t))]
+    study.optimize(_objective(base, params), n_trials=n_trials, callbacks=callbacks)
+
+
+def _search_worker(*args: Any) -> None:
+    """Worker process: ``_optimize``; Ctrl-C ends it quietly (optuna marked the trial failed)."""
+    try:
+        _optimize(*args)
+    except KeyboardInterrupt:
+        pass
 
 
 def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLike,
@@ -256,8 +268,11 @@ def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLik
     seed0 = int(base.get("seed") or 0) * 1000 + len(study.trials)
     if remaining:
         shares = [remaining // jobs + (i < remaining % jobs) for i in range(jobs)]
-        _run_workers(url, name, base, params, [s for s in shares if s], trials, seed0, say,
-                     lambda: optuna.load_study(study_name=name, storage=store))
+        if jobs == 1:
+            _optimize(url, name, base, params, remaining, trials, seed0, say)
+        else:
+            _run_workers(url, name, base, params, [s for s in shares if s], trials, seed0, say,
+                         lambda: optuna.load_study(study_name=name, storage=store))
     return study_results(optuna.load_study(study_name=name, storage=store), base, url)
 
 
@@ -267,7 +282,7 @@ def _run_workers(url: str, name: str, base: dict, params: list[str], shares: lis
     procs = []
     with blas_threads(_worker_threads(len(shares))):
         for i, n in enumerate(shares):
-            p = ctx.Process(target=_search_worker, name=f"barenet-tune-{i}",
+            p = ctx.Process(target=_search_worker, name=f"barenet-tune-{i}", daemon=True,
                             args=(url, name, base, params, n, target, seed0 + i))
             p.start()
             procs.append(p)
@@ -297,9 +312,15 @@ def _report_new(study: Any, reported: set[int], say: Progress) -> None:
     for t in study.get_trials(deepcopy=False):
         if t.state.is_finished() and t.number not in reported:
             reported.add(t.number)
-            shown = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
-            value = "diverged" if t.value is None else f"val acc {t.value:.4f}"
-            say(f"trial {t.number} {t.state.name.lower()}: {value}  [{shown}]")
+            say(_describe(t))
+
+
+def _describe(t: Any) -> str:
+    """One line for a finished trial: number, state, value, parameters."""
+    shown = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
+    value = f"val acc {t.value:.4f}" if t.value is not None else \
+        ("diverged" if t.state.name == "PRUNED" else "no result")
+    return f"trial {t.number} {t.state.name.lower()}: {value}  [{shown}]"
 
 
 def _fmt(v: Any) -> str:
@@ -363,9 +384,14 @@ def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
 
 
 def best_config(results: dict) -> dict | None:
-    """The best trial's full training config (keys as ``barenet train`` flags) or None."""
+    """The best trial's complete training config, keys as ``barenet train``'s flags (what
+    ``barenet train --config best.json`` reads), or None when no trial finished."""
+    from .train.config import resolve_config
+
     best = results.get("best")
     if not best:
         return None
-    return {k: v for k, v in best["config"].items() if not (isinstance(v, float)
-                                                            and math.isnan(v))}
+    cfg = resolve_config(dict(best["config"]))
+    # the data subset and location are how the search was run, not what it found
+    return {k: v for k, v in cfg.items()
+            if k not in ("spec", "data_dir", "limit_train", "limit_test")}

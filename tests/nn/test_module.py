@@ -165,11 +165,17 @@ def test_load_state_dict_non_strict_reports_keys_but_still_rejects_bad_shapes():
         m.load_state_dict(sd, strict=False)
 
 
-def test_load_state_dict_ignores_foreign_num_batches_tracked():
+def test_num_batches_tracked_is_optional_both_ways():
     m = mlp()
     sd = m.state_dict()
     sd["1.num_batches_tracked"] = np.array(3)
-    m.load_state_dict(sd)
+    assert m.load_state_dict(sd) == IncompatibleKeys([], [])
+    bn = nn.BatchNorm1d(2)
+    bn.num_batches_tracked = np.array(5)
+    sd = bn.state_dict()
+    del sd["num_batches_tracked"]
+    bn.load_state_dict(sd)
+    assert int(bn.num_batches_tracked) == 5
 
 
 def test_repr_matches_pytorch_layout():

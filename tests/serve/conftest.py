@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,15 +14,27 @@ import pytest
 
 from barenet.serve import make_server
 
-sys.path.insert(0, "/tmp/serve_dev")  # TEMPORARY until the training code lands
+TRAIN = {"dataset": "mnist", "model": "mlp", "hidden": 64, "epochs": 3, "limit_train": 10000,
+         "limit_test": 2000, "seed": 0}
 
 
 @pytest.fixture(scope="session")
-def run() -> Any:
-    """A trained MLP (one hidden layer) loaded back from its run directory."""
-    from fakerun import FakeRun
+def run_dir(tmp_path_factory) -> Path:
+    """A run directory written by the training API: a small MLP trained for a few seconds on
+    10,000 images of the embedded MNIST."""
+    from barenet.train.api import train_model
 
-    return FakeRun()
+    out = tmp_path_factory.mktemp("serve") / "run"
+    train_model(TRAIN, out, plots=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def run(run_dir: Path) -> Any:
+    """The trained run, loaded back from its directory."""
+    from barenet.train.checkpoint import load_run
+
+    return load_run(run_dir)
 
 
 @pytest.fixture(scope="session")

@@ -201,6 +201,13 @@ def test_size_limit_answers_413_without_reading_the_body(server) -> None:
     assert b"Connection: close" in raw
 
 
+def test_expect_100_continue_with_an_oversized_body_is_refused_up_front(server) -> None:
+    raw = _raw(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                       b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (50 * 2**20))
+    status, error = _status_and_error(raw)
+    assert status == 413 and "limit" in error
+
+
 def test_a_real_oversized_upload_is_refused(client, server) -> None:
     body = b"\x00" * (server.app.max_body + 10)
     try:

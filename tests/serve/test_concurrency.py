@@ -104,3 +104,37 @@ def test_shutdown_stops_serving(run) -> None:
     except OSError:
         refused = True
     assert refused
+
+
+def test_connections_over_the_cap_get_503_and_the_server_recovers(run) -> None:
+    srv = make_server(run, "127.0.0.1", 0, max_connections=3)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    host, port = srv.server_address[:2]
+    try:
+        idle = [socket.create_connection((host, port), timeout=10) for _ in range(3)]
+        time.sleep(0.2)  # let the server accept them
+        with socket.create_connection((host, port), timeout=10) as extra:
+            answer = b""
+            while chunk := extra.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503") and json.loads(answer.split(b"\r\n\r\n")[1])
+        for s in idle:
+            s.close()
+        deadline = time.monotonic() + 5
+        while True:  # the slots come back once the idle connections are gone
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+            try:
+                conn.request("GET", "/api/model")
+                if conn.getresponse().status == 200:
+                    break
+            except (ConnectionError, http.client.HTTPException):
+                pass
+            finally:
+                conn.close()
+            assert time.monotonic() < deadline, "server did not recover"
+            time.sleep(0.05)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)

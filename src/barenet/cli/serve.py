@@ -53,7 +53,7 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serve.app import make_server
+    from ..serve.server import make_server
     from ..train.checkpoint import load_run
 
     if not 0 <= args.port <= 65535:

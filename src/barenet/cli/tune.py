@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,13 @@ def run(args: argparse.Namespace) -> int:
         if args.values:
             raise ConfigError("--values is for a sweep; a search (--trials) draws its own values")
         params = _drop_inapplicable(params, base)
-        results = tune.search(base, params, args.trials, out, jobs=args.jobs,
-                              storage=args.storage, study_name=args.study, progress=print)
+        try:
+            results = tune.search(base, params, args.trials, out, jobs=args.jobs,
+                                  storage=args.storage, study_name=args.study, progress=print)
+        except KeyboardInterrupt:
+            print("interrupted: the finished trials are kept in the study; run the same "
+                  "command again to continue it", file=sys.stderr)
+            raise
     else:
         if args.storage or args.study:
             raise ConfigError("--storage and --study need --trials N (an Optuna search)")

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from . import init
-from .im2col import IntPair, col2im, im2col, output_size, pad2d, pair
+from .im2col import IntPair, col2im, from_work, im2col, output_size, pad_work, pair, to_work
 from .module import Module, Parameter
 
 
@@ -18,10 +18,11 @@ class Conv2d(Module):
     ``stride`` and ``padding`` (zeros) take an int or an (h, w) pair. Default init is PyTorch's:
     W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in*kH*kW.
 
-    With cols = im2col(x) of shape (C_in*kH*kW, N*Ho*Wo) and W2 = W reshaped (C_out, C_in*kH*kW):
+    With cols = im2col(x) of shape (C_in*kH*kW, Ho*Wo*N) and W2 = W reshaped (C_out, C_in*kH*kW):
     forward ``y = W2 @ cols + b``; backward ``dW = g @ cols.T``, ``db = sum g``,
-    ``dx = col2im(W2.T @ g)``. The work is channel-major (see ``im2col.py``): the NCHW output is
-    a transposed view of a (C_out, N, Ho, Wo) array, which the next conv reads without a copy.
+    ``dx = col2im(W2.T @ g)``: three large matrix products (the bias rides along in the first
+    two as an extra column of W2 and a row of ones in cols). The output is an NCHW view of a
+    (C_out, Ho, Wo, N) array (see ``im2col.py``), which the next layer reads without a copy.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
@@ -56,26 +57,33 @@ class Conv2d(Module):
             kh, kw = self.kernel_size
             raise ValueError(f"{self!r}: input {h}x{w} (padded by {self.padding}) is smaller than "
                              f"the {kh}x{kw} kernel; expected {expected} with larger H, W")
-        xp = pad2d(x.transpose(1, 0, 2, 3), self.padding)           # (C, N, Hp, Wp)
-        cols = im2col(xp, self.kernel_size, self.stride)            # (C*kH*kW, N*Ho*Wo)
-        w2 = self.weight.data.reshape(self.out_channels, -1)
-        y = w2 @ cols                                               # (C_out, N*Ho*Wo)
-        if self.bias is not None:
-            y += self.bias.data[:, None]
-        self._cache = (cols, xp.shape, (h, w))
-        return y.reshape(self.out_channels, n, ho, wo).transpose(1, 0, 2, 3)
+        xw = pad_work(to_work(x), self.padding)                     # (C, Hp, Wp, N)
+        k = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        w2 = self.weight.data.reshape(self.out_channels, k)
+        if self.bias is None:
+            cols = im2col(xw, self.kernel_size, self.stride)        # (K, Ho*Wo*N)
+        else:  # a last row of ones carries the bias through the same matrix products
+            cols = np.empty((k + 1, ho * wo * n), dtype=xw.dtype)
+            im2col(xw, self.kernel_size, self.stride, out=cols[:k])
+            cols[k] = 1
+            w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
+        y = w2 @ cols                                               # (C_out, Ho*Wo*N)
+        self._cache = (cols, xw.shape, (h, w))
+        return from_work(y.reshape(self.out_channels, ho, wo, n))
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self._require_cache(self._cache)
         cols, padded_shape, (h, w) = self._cache
-        g2 = grad_out.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (C_out, N*Ho*Wo)
-        self.weight.grad += (g2 @ cols.T).reshape(self.weight.shape)
+        g2 = to_work(grad_out).reshape(self.out_channels, -1)      # (C_out, Ho*Wo*N)
+        dw = g2 @ cols.T                                            # (C_out, K [+ 1])
+        k = self.weight.data[0].size
+        self.weight.grad += dw[:, :k].reshape(self.weight.shape)
         if self.bias is not None:
-            self.bias.grad += g2.sum(axis=1)
-        dcols = self.weight.data.reshape(self.out_channels, -1).T @ g2
-        dxp = col2im(dcols, padded_shape, self.kernel_size, self.stride)  # (C, N, Hp, Wp)
+            self.bias.grad += dw[:, k]
+        dcols = self.weight.data.reshape(self.out_channels, k).T @ g2
+        dxw = col2im(dcols, padded_shape, self.kernel_size, self.stride)  # (C, Hp, Wp, N)
         ph, pw = self.padding
-        return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+        return from_work(dxw[:, ph:ph + h, pw:pw + w])
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

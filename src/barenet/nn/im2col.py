@@ -1,14 +1,18 @@
-"""Sliding-window helpers for convolution and pooling: padding, strided windows, im2col/col2im.
+"""Sliding-window helpers for convolution and pooling: layout, padding, im2col/col2im.
 
 A window grid over an (H, W) image with kernel (kH, kW), stride (sH, sW) and zero padding
 (pH, pW) has the floor-mode output size ``Ho = (H + 2 pH - kH) // sH + 1`` (likewise ``Wo``),
 as in PyTorch.
 
-Layers see NCHW arrays, but im2col/col2im work channel-major, on (C, N, H, W): then the one
-matrix product ``weight (C_out, C*kH*kW) @ cols (C*kH*kW, N*Ho*Wo)`` lands in (C_out, N, Ho, Wo)
-order, and ``.transpose(1, 0, 2, 3)`` gives the NCHW result as a view, with no copy. The next
-layer's ``x.transpose(1, 0, 2, 3)`` is then contiguous again; elementwise NumPy operations keep
-whatever memory order their input has, so the layout flows through ReLU and pooling for free.
+Layers see NCHW arrays, but the work happens on the *work view* (C, H, W, N): the batch axis
+innermost. Every window slice ``xw[:, i:i+Ho, j:j+Wo, :]`` of a contiguous work array is then
+made of long contiguous runs (Wo*N numbers), so NumPy copies and adds it at memory speed
+instead of paying per-row overhead on rows of a dozen pixels. The matrix product
+``weight (C_out, C*kH*kW) @ cols (C*kH*kW, Ho*Wo*N)`` lands directly in the work layout of the
+output, whose NCHW view (``from_work``) is a transpose, not a copy; the next layer's
+``to_work`` is then contiguous again. Elementwise NumPy operations keep their input's memory
+order, so the layout flows through ReLU and pooling for free. Any other strides still give
+correct results, only slower.
 
 Everything here is vectorised: the only Python loops run over the kH*kW kernel offsets, each of
 which moves one whole strided slice at once.
@@ -18,7 +22,6 @@ from __future__ import annotations
 from typing import Union
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 IntPair = Union[int, tuple[int, int]]
 
@@ -42,83 +45,81 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def pad2d(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
-    """(..., H, W) -> contiguous (..., H + 2 pH, W + 2 pW) with ``value`` around ``x``.
+def to_work(x: np.ndarray) -> np.ndarray:
+    """The (C, H, W, N) work view of an (N, C, H, W) array (a transpose: no copy)."""
+    return x.transpose(1, 2, 3, 0)
 
-    Returns ``x`` itself (no copy) when the padding is zero.
+
+def from_work(xw: np.ndarray) -> np.ndarray:
+    """The (N, C, H, W) view of a (C, H, W, N) work array (a transpose: no copy)."""
+    return xw.transpose(3, 0, 1, 2)
+
+
+def pad_work(xw: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
+    """(C, H, W, N) -> contiguous (C, H + 2 pH, W + 2 pW, N), ``value`` around ``xw``.
+
+    Without padding, returns ``xw`` itself if it is contiguous, else a contiguous copy.
     """
     ph, pw = padding
     if ph == 0 and pw == 0:
-        return x
-    h, w = x.shape[-2:]
-    out = np.full(x.shape[:-2] + (h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    out[..., ph:ph + h, pw:pw + w] = x
+        return np.ascontiguousarray(xw)
+    c, h, w, n = xw.shape
+    out = np.full((c, h + 2 * ph, w + 2 * pw, n), value, dtype=xw.dtype)
+    out[:, ph:ph + h, pw:pw + w] = xw
     return out
 
 
-def unpad2d(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    """Inverse of ``pad2d``: the central (..., H, W) view of a padded (..., Hp, Wp)."""
+def unpad_work(xw: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """Inverse of ``pad_work``: the central (C, H, W, N) view of a padded (C, Hp, Wp, N)."""
     ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    return x[..., ph:x.shape[-2] - ph, pw:x.shape[-1] - pw]
+    return xw[:, ph:xw.shape[1] - ph, pw:xw.shape[2] - pw]
 
 
-def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Read-only strided view (A, B, kH, kW, Ho, Wo) of every window of a padded (A, B, Hp, Wp).
-
-    ``windows(xp)[a, b, i, j, y, x] == xp[a, b, y*sH + i, x*sW + j]``; no data is copied.
-    """
-    a, b, hp, wp = xp.shape
-    kh, kw = kernel
-    sh, sw = stride
-    ho, wo = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    s0, s1, s2, s3 = xp.strides
-    return as_strided(xp, shape=(a, b, kh, kw, ho, wo),
-                      strides=(s0, s1, s2, s3, s2 * sh, s3 * sw), writeable=False)
-
-
-def offset_slice(xp: np.ndarray, i: int, j: int, out_hw: tuple[int, int],
+def window_slice(xw: np.ndarray, i: int, j: int, out_hw: tuple[int, int],
                  stride: tuple[int, int]) -> np.ndarray:
-    """The (..., Ho, Wo) strided view ``xp[..., i::sH, j::sW]`` cut to the output size."""
+    """The (C, Ho, Wo, N) strided view ``xw[:, i::sH, j::sW, :]`` cut to the output size:
+    element (c, y, x, n) is the window (y, x)'s entry at kernel offset (i, j)."""
     ho, wo = out_hw
     sh, sw = stride
-    return xp[..., i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw]
+    return xw[:, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw]
 
 
-def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Padded channel-major (C, N, Hp, Wp) -> columns (C*kH*kW, N*Ho*Wo).
+def im2col(xw: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+           out: np.ndarray | None = None) -> np.ndarray:
+    """Padded work array (C, Hp, Wp, N) -> columns (C*kH*kW, Ho*Wo*N).
 
-    ``cols[(c, i, j), (n, y, x)] = xp[c, n, y*sH + i, x*sW + j]``. Rows follow a conv weight
-    (C_out, C, kH, kW) reshaped to (C_out, C*kH*kW), so ``weight2d @ cols`` is the convolution as
-    (C_out, N*Ho*Wo): channel-major again, and its NCHW view is a free transpose. ``xp`` may be
-    any strided view; the copy is one strided slice per kernel offset.
+    ``cols[(c, i, j), (y, x, n)] = xw[c, y*sH + i, x*sW + j, n]``. Rows follow a conv weight
+    (C_out, C, kH, kW) reshaped to (C_out, C*kH*kW), so ``weight2d @ cols`` is the convolution
+    as (C_out, Ho*Wo*N): the output's work layout. One strided copy per kernel offset.
+    ``out``, if given, is a C-contiguous (C*kH*kW, Ho*Wo*N) array (or rows of one) to fill.
     """
-    c, n, hp, wp = xp.shape
+    c, hp, wp, n = xw.shape
     kh, kw = kernel
     ho, wo = output_size(hp, kh, stride[0], 0), output_size(wp, kw, stride[1], 0)
-    cols = np.empty((c, kh, kw, n, ho, wo), dtype=xp.dtype)
+    if out is None:
+        out = np.empty((c * kh * kw, ho * wo * n), dtype=xw.dtype)
+    cols = out.reshape(c, kh, kw, ho, wo, n)  # a view: rows of a C-contiguous array
     for i in range(kh):
         for j in range(kw):
-            cols[:, i, j] = offset_slice(xp, i, j, (ho, wo), stride)
-    return cols.reshape(c * kh * kw, n * ho * wo)
+            cols[:, i, j] = window_slice(xw, i, j, (ho, wo), stride)
+    return out
 
 
 def col2im(cols: np.ndarray, padded_shape: tuple[int, int, int, int], kernel: tuple[int, int],
            stride: tuple[int, int]) -> np.ndarray:
-    """Adjoint of ``im2col``: columns (C*kH*kW, N*Ho*Wo) summed back into (C, N, Hp, Wp).
+    """Adjoint of ``im2col``: columns (C*kH*kW, Ho*Wo*N) summed back into (C, Hp, Wp, N).
 
     Each padded pixel receives the sum of the entries of every window that covers it.
     """
-    c, n, hp, wp = padded_shape
+    c, hp, wp, n = padded_shape
     kh, kw = kernel
     ho, wo = output_size(hp, kh, stride[0], 0), output_size(wp, kw, stride[1], 0)
-    cols6 = cols.reshape(c, kh, kw, n, ho, wo)
+    cols6 = cols.reshape(c, kh, kw, ho, wo, n)
     overlap = stride[0] < kh or stride[1] < kw
     out = np.zeros(padded_shape, dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            target = offset_slice(out, i, j, (ho, wo), stride)
+            target = window_slice(out, i, j, (ho, wo), stride)
             if overlap:
                 target += cols6[:, i, j]
             else:  # windows do not overlap: every pixel is written at most once

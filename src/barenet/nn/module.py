@@ -235,9 +235,10 @@ class Module:
             for name in mod._buffers:
                 own[pre + name] = (mod, name, False)
         arrays = {str(k): np.asarray(v) for k, v in state.items()}
-        # PyTorch's BatchNorm also stores num_batches_tracked; accept and ignore it if not ours.
+        # BatchNorm's num_batches_tracked counter is optional both ways (as in PyTorch, whose
+        # older checkpoints lack it): an extra one is ignored, a missing one keeps its value.
         ignorable = {k for k in arrays if k.endswith("num_batches_tracked") and k not in own}
-        missing = [k for k in own if k not in arrays]
+        missing = [k for k in own if k not in arrays and not k.endswith("num_batches_tracked")]
         unexpected = [k for k in arrays if k not in own and k not in ignorable]
         bad = []
         for k, (mod, name, is_param) in own.items():

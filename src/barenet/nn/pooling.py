@@ -1,15 +1,15 @@
-"""Max and average pooling over NCHW images, as reductions of kH*kW strided slices."""
+"""Max and average pooling over NCHW images, as reductions of kH*kW strided slices.
+
+Both work on the (C, H, W, N) work view of their input (see ``im2col.py``): a conv's output is
+already laid out that way, so every slice is made of long contiguous runs, and the output and
+input gradient keep that layout for the next layer.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from .im2col import IntPair, offset_slice, output_size, pad2d, pair
+from .im2col import IntPair, from_work, output_size, pad_work, pair, to_work, window_slice
 from .module import Module
-
-
-def _channel_major(x: np.ndarray) -> bool:
-    """True when (N, C, H, W) ``x`` is laid out in memory as a contiguous (C, N, H, W)."""
-    return x.shape[0] > 1 and x.shape[1] > 1 and x.transpose(1, 0, 2, 3).flags.c_contiguous
 
 
 class _Pool2d(Module):
@@ -27,11 +27,8 @@ class _Pool2d(Module):
                              f"size {self.kernel_size}")
         self._cache: tuple | None = None
 
-    def _prepare(self, x: np.ndarray, fill: float) -> tuple[np.ndarray, tuple[int, int], bool]:
-        """Validate ``x`` (N, C, H, W); return it padded with ``fill``, the output (Ho, Wo) and
-        whether it was swapped to (C, N, H, W), which is done when that is its memory order
-        (a conv's output): pooling treats the two leading axes alike, and working in memory
-        order keeps every slice and result contiguous."""
+    def _prepare(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """Validate ``x`` (N, C, H, W); return its (C, H, W, N) work view and (Ho, Wo)."""
         self._check_input(x, (4,), "(N, C, H, W)")
         h, w = x.shape[2:]
         ho = output_size(h, self.kernel_size[0], self.stride[0], self.padding[0])
@@ -39,10 +36,7 @@ class _Pool2d(Module):
         if ho < 1 or wo < 1:
             raise ValueError(f"{self!r}: input {h}x{w} is smaller than the kernel "
                              f"{self.kernel_size}; expected (N, C, H, W) with larger H, W")
-        swap = _channel_major(x)
-        if swap:
-            x = x.transpose(1, 0, 2, 3)
-        return pad2d(x, self.padding, fill), (ho, wo), swap
+        return to_work(x), (ho, wo)
 
     def _offsets(self) -> list[tuple[int, int]]:
         kh, kw = self.kernel_size
@@ -51,10 +45,20 @@ class _Pool2d(Module):
     def _overlap(self) -> bool:
         return self.stride[0] < self.kernel_size[0] or self.stride[1] < self.kernel_size[1]
 
-    def _input_grad(self, dxp: np.ndarray, shape: tuple[int, ...], swap: bool) -> np.ndarray:
+    def _scatter(self, parts, padded_shape: tuple[int, ...], out_hw: tuple[int, int],
+                 hw: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+        """Input gradient (N, C, H, W) from ``(offset, gradient slice)`` pairs, added into
+        their windows of a zero (C, Hp, Wp, N) array, then un-padded."""
+        dxw = np.zeros(padded_shape, dtype=dtype)
+        overlap = self._overlap()
+        for (i, j), part in parts:
+            target = window_slice(dxw, i, j, out_hw, self.stride)
+            if overlap:
+                target += part
+            else:  # windows do not overlap: each input pixel is written at most once
+                target[...] = part
         ph, pw = self.padding
-        dx = dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]]
-        return dx.transpose(1, 0, 2, 3) if swap else dx
+        return from_work(dxw[:, ph:ph + hw[0], pw:pw + hw[1]])
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -69,71 +73,58 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        xp, out_hw, swap = self._prepare(x, -np.inf)
+        xw, out_hw = self._prepare(x)
         if self.kernel_size == self.stride == (2, 2) and self.padding == (0, 0):
-            out = self._forward_2x2(xp, out_hw, x.shape, x.dtype, swap)
-            return out.transpose(1, 0, 2, 3) if swap else out
+            return from_work(self._forward_2x2(xw, out_hw, x.dtype))
+        xw = pad_work(xw, self.padding, -np.inf)
         offsets = self._offsets()
         # ``which`` holds the index (into offsets) of each window's first maximum.
-        which = np.zeros(xp.shape[:2] + out_hw, dtype=np.uint8 if len(offsets) < 256 else np.int32)
-        out = offset_slice(xp, 0, 0, out_hw, self.stride).copy()
+        which = np.zeros((xw.shape[0],) + out_hw + (xw.shape[3],),
+                         dtype=np.uint8 if len(offsets) < 256 else np.int32)
+        out = window_slice(xw, 0, 0, out_hw, self.stride).copy()
         for k, (i, j) in enumerate(offsets[1:], start=1):
-            s = offset_slice(xp, i, j, out_hw, self.stride)
+            s = window_slice(xw, i, j, out_hw, self.stride)
             better = s > out  # strict: an equal later value never replaces the first maximum
             np.copyto(which, k, where=better)
             np.maximum(out, s, out=out)
-        self._cache = (which, xp.shape, x.shape, x.dtype, swap)
-        return out.transpose(1, 0, 2, 3) if swap else out
+        self._cache = ("general", which, xw.shape, x.shape[2:], x.dtype)
+        return from_work(out)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self._require_cache(self._cache)
         if self._cache[0] == "2x2":
             return self._backward_2x2(grad_out)
-        which, padded_shape, shape, dtype, swap = self._cache
-        out_hw = which.shape[2:]
-        grad_out = grad_out.astype(np.result_type(dtype, grad_out.dtype), copy=False)
-        if swap:
-            grad_out = grad_out.transpose(1, 0, 2, 3)
-        dxp = np.zeros(padded_shape, dtype=grad_out.dtype)
-        overlap = self._overlap()
-        zero = np.zeros((), dtype=grad_out.dtype)
-        for k, (i, j) in enumerate(self._offsets()):
-            target = offset_slice(dxp, i, j, out_hw, self.stride)
-            routed = np.where(which == k, grad_out, zero)
-            if overlap:
-                target += routed
-            else:
-                target[...] = routed
-        return self._input_grad(dxp, shape, swap)
+        _, which, padded_shape, hw, dtype = self._cache
+        g = to_work(grad_out.astype(np.result_type(dtype, grad_out.dtype), copy=False))
+        zero = np.zeros((), dtype=g.dtype)
+        parts = ((ij, np.where(which == k, g, zero)) for k, ij in enumerate(self._offsets()))
+        return self._scatter(parts, padded_shape, which.shape[1:3], hw, g.dtype)
 
     # The common 2x2, stride-2 pool as two pairwise maxima: first across each pair of columns,
     # then across each pair of rows of that. A strict ">" at each step picks the first maximum
     # in row-major order, so two boolean maps of "the second one won" locate it for backward.
-    def _forward_2x2(self, xw: np.ndarray, out_hw: tuple[int, int], shape: tuple[int, ...],
-                     dtype: np.dtype, swap: bool) -> np.ndarray:
+    def _forward_2x2(self, xw: np.ndarray, out_hw: tuple[int, int], dtype: np.dtype) -> np.ndarray:
         h2, w2 = 2 * out_hw[0], 2 * out_hw[1]
-        left, right = xw[:, :, :h2, 0:w2:2], xw[:, :, :h2, 1:w2:2]
+        left, right = xw[:, :h2, 0:w2:2], xw[:, :h2, 1:w2:2]
         right_won = right > left
-        cols = np.maximum(left, right)                       # (A, B, 2 Ho, Wo)
-        top, bottom = cols[:, :, 0::2], cols[:, :, 1::2]
+        cols = np.maximum(left, right)                        # (C, 2 Ho, Wo, N)
+        top, bottom = cols[:, 0::2], cols[:, 1::2]
         bottom_won = bottom > top
-        self._cache = ("2x2", right_won, bottom_won, xw.shape, shape, dtype, swap)
+        self._cache = ("2x2", right_won, bottom_won, xw.shape, dtype)
         return np.maximum(top, bottom)
 
     def _backward_2x2(self, grad_out: np.ndarray) -> np.ndarray:
-        _, right_won, bottom_won, work_shape, shape, dtype, swap = self._cache
-        g = grad_out.astype(np.result_type(dtype, grad_out.dtype), copy=False)
-        if swap:
-            g = g.transpose(1, 0, 2, 3)
-        a, b, h, w = work_shape
-        h2, w2 = right_won.shape[2], 2 * right_won.shape[3]
-        rows = np.empty(right_won.shape, dtype=g.dtype)     # gradient of ``cols`` above
-        np.multiply(g, bottom_won, out=rows[:, :, 1::2])
-        np.subtract(g, rows[:, :, 1::2], out=rows[:, :, 0::2])
-        dx = (np.empty if (h, w) == (h2, w2) else np.zeros)(work_shape, dtype=g.dtype)
-        np.multiply(rows, right_won, out=dx[:, :, :h2, 1:w2:2])
-        np.subtract(rows, dx[:, :, :h2, 1:w2:2], out=dx[:, :, :h2, 0:w2:2])
-        return dx.transpose(1, 0, 2, 3) if swap else dx
+        _, right_won, bottom_won, work_shape, dtype = self._cache
+        g = to_work(grad_out.astype(np.result_type(dtype, grad_out.dtype), copy=False))
+        h, w = work_shape[1:3]
+        h2, w2 = right_won.shape[1], 2 * right_won.shape[2]
+        rows = np.empty(right_won.shape, dtype=g.dtype)      # gradient of ``cols`` above
+        np.multiply(g, bottom_won, out=rows[:, 1::2])
+        np.subtract(g, rows[:, 1::2], out=rows[:, 0::2])
+        dxw = (np.empty if (h, w) == (h2, w2) else np.zeros)(work_shape, dtype=g.dtype)
+        np.multiply(rows, right_won, out=dxw[:, :h2, 1:w2:2])
+        np.subtract(rows, dxw[:, :h2, 1:w2:2], out=dxw[:, :h2, 0:w2:2])
+        return from_work(dxw)
 
 
 class AvgPool2d(_Pool2d):
@@ -144,28 +135,20 @@ class AvgPool2d(_Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        xp, out_hw, swap = self._prepare(x, 0.0)
+        xw, out_hw = self._prepare(x)
+        xw = pad_work(xw, self.padding, 0.0) if self.padding != (0, 0) else xw
         offsets = self._offsets()
-        out = offset_slice(xp, 0, 0, out_hw, self.stride).copy()
+        out = window_slice(xw, 0, 0, out_hw, self.stride).copy()
         for i, j in offsets[1:]:
-            out += offset_slice(xp, i, j, out_hw, self.stride)
+            out += window_slice(xw, i, j, out_hw, self.stride)
         out *= out.dtype.type(1.0 / len(offsets))
-        self._cache = (xp.shape, x.shape, out_hw, swap)
-        return out.transpose(1, 0, 2, 3) if swap else out
+        self._cache = (xw.shape, x.shape[2:], out_hw)
+        return from_work(out)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self._require_cache(self._cache)
-        padded_shape, shape, out_hw, swap = self._cache
+        padded_shape, hw, out_hw = self._cache
         kh, kw = self.kernel_size
-        if swap:
-            grad_out = grad_out.transpose(1, 0, 2, 3)
-        share = grad_out * grad_out.dtype.type(1.0 / (kh * kw))
-        dxp = np.zeros(padded_shape, dtype=share.dtype)
-        overlap = self._overlap()
-        for i, j in self._offsets():
-            target = offset_slice(dxp, i, j, out_hw, self.stride)
-            if overlap:
-                target += share
-            else:
-                target[...] = share
-        return self._input_grad(dxp, shape, swap)
+        share = to_work(grad_out) * grad_out.dtype.type(1.0 / (kh * kw))
+        parts = ((ij, share) for ij in self._offsets())
+        return self._scatter(parts, padded_shape, out_hw, hw, share.dtype)

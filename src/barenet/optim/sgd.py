@@ -1,4 +1,4 @@
-"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's rule)."""
+"""Stochastic gradient descent: momentum, dampening, Nesterov, weight decay (PyTorch's rule)."""
 from __future__ import annotations
 
 from typing import Any, Iterable

@@ -3,7 +3,8 @@
 Standard library HTTP server (``http.server``); see ``app`` for the routes and ``inference`` for
 what a prediction returns.
 """
-from .app import App, Server, make_server
+from .app import App
+from .server import Server, make_server
 from .inference import Predictor
 
 __all__ = ["App", "Server", "make_server", "Predictor"]

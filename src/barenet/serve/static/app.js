@@ -9,7 +9,7 @@ const THROTTLE_MS = 80;        // at most one prediction request per this interv
 
 const state = {
   strokes: [],     // each stroke: array of [x, y] in pad pixels
-  drawing: false,
+  drawing: null,   // id of the pointer drawing the current stroke
   sample: null,    // {index, label, label_name, pixels} from /api/sample, drawn under the strokes
   classes: [],
   generation: 0,   // bumped on clear/sample so answers to older pictures are ignored
@@ -91,17 +91,17 @@ function padPoint(ev) {
 }
 
 pad.addEventListener("pointerdown", (ev) => {
-  if (ev.button !== undefined && ev.button > 0) return;
+  if (ev.button > 0 || state.drawing !== null) return;   // one pointer, main button only
   ev.preventDefault();
   pad.setPointerCapture(ev.pointerId);
-  state.drawing = true;
+  state.drawing = ev.pointerId;
   state.strokes.push([padPoint(ev)]);
   redraw();
   schedule();
 });
 
 pad.addEventListener("pointermove", (ev) => {
-  if (!state.drawing) return;
+  if (ev.pointerId !== state.drawing) return;
   ev.preventDefault();
   const stroke = state.strokes[state.strokes.length - 1];
   const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev];
@@ -110,13 +110,12 @@ pad.addEventListener("pointermove", (ev) => {
   schedule();
 });
 
-function endStroke() {
-  if (!state.drawing) return;
-  state.drawing = false;
+function endStroke(ev) {
+  if (ev.pointerId !== state.drawing) return;
+  state.drawing = null;
   schedule();
 }
-pad.addEventListener("pointerup", endStroke);
-pad.addEventListener("pointercancel", endStroke);
+for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) pad.addEventListener(type, endStroke);
 
 // ---- talking to the server -----------------------------------------------------------------
 function setBusy() {

@@ -1,0 +1,193 @@
+"""Shared pieces of the benchmark scripts: the machine, timing, data, child memory, tables.
+
+Nothing here imports torch; the scripts import it only where they use it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from barenet.data.datasets import load_dataset
+from barenet.data.loader import DataLoader
+from barenet.data.transforms import Normalize
+
+MB = 1e6  # memory is reported in MB = 10^6 bytes (the stricter reading of "200 MB")
+
+
+# -- the machine ------------------------------------------------------------------------------
+def blas_threads() -> int:
+    """Threads NumPy's BLAS uses: threadpoolctl if installed, else the usual environment
+    variables, else the CPUs this process may run on."""
+    try:
+        from threadpoolctl import threadpool_info
+        counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+        if counts:
+            return int(max(counts))
+    except ImportError:
+        pass
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or the platform's description)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(versions: dict[str, str]) -> dict[str, Any]:
+    """CPU, core and thread counts, library versions, date and the load when the run began."""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "blas_threads": blas_threads(),
+            "python": platform.python_version(), **versions,
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "loadavg_at_start": load}
+
+
+# -- timing -----------------------------------------------------------------------------------
+def timed(fn: Callable[[], Any]) -> float:
+    """Wall-clock seconds one call of ``fn`` takes."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def matmul_gflops(m: int, k: int, n: int, repeats: int = 5, min_seconds: float = 0.05,
+                  seed: int = 0) -> float:
+    """Best float32 GFLOP/s of ``(m, k) @ (k, n)`` over ``repeats`` timings (each timing loops
+    the product until ``min_seconds`` have passed)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.empty((m, n), dtype=np.float32)
+    np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
+    best = float("inf")
+    for _ in range(repeats):
+        count, t0 = 0, time.perf_counter()
+        while True:
+            np.matmul(a, b, out=out)
+            count += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_seconds:
+                break
+        best = min(best, elapsed / count)
+    return 2.0 * m * k * n / best / 1e9
+
+
+# -- data -------------------------------------------------------------------------------------
+class Data:
+    """MNIST train/test as stored (uint8) plus the Normalize transforms both frameworks use."""
+
+    def __init__(self, limit_train: int | None = None, limit_test: int | None = None) -> None:
+        train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
+        self.train_x, self.train_y = train.images[:limit_train], train.labels[:limit_train]
+        self.test_x, self.test_y = test.images[:limit_test], test.labels[:limit_test]
+        self.mean, self.std = train.mean, train.std
+
+    def normalize(self, kind: str) -> Normalize:
+        """uint8 -> float32 transform for a model taking "flat" (N, 784) or "image" input."""
+        return Normalize(self.mean, self.std, flatten=(kind == "flat"))
+
+    def loader(self, kind: str, batch_size: int, seed: int, epoch: int) -> DataLoader:
+        """Shuffled training batches of epoch ``epoch``: the same order for every framework."""
+        return DataLoader(self.train_x, self.train_y, batch_size=batch_size, shuffle=True,
+                          rng=np.random.default_rng([seed, epoch]),
+                          transform=self.normalize(kind))
+
+    def test_inputs(self, kind: str) -> np.ndarray:
+        return self.normalize(kind)(self.test_x)
+
+
+# -- memory of a child process ----------------------------------------------------------------
+def child_peak_rss(cmd: list[str], cwd: str | None = None, env: dict | None = None,
+                   log: str | os.PathLike | None = None, timeout: float = 1800.0
+                   ) -> dict[str, Any]:
+    """Run ``cmd`` and return its peak resident memory (``ru_maxrss`` of exactly that child,
+    read with ``os.wait4``), wall seconds and exit code; output goes to ``log`` (or nowhere)."""
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - t0
+    finally:
+        if log:
+            out.close()
+    return {"peak_rss_mb": usage.ru_maxrss * 1024 / MB, "seconds": round(seconds, 2),
+            "returncode": proc.returncode, "command": " ".join(cmd)}
+
+
+# -- output -----------------------------------------------------------------------------------
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits (thousands kept whole), or the text."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    v = float(value)
+    if not np.isfinite(v):
+        return str(v)
+    if abs(v) >= 10 ** digits:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def replace_between_markers(path: str | os.PathLike, text: str) -> bool:
+    """Put ``text`` between the benchmark markers of file ``path``; False (file untouched) if
+    either marker is missing."""
+    p = Path(path)
+    old = p.read_text(encoding="utf-8")
+    i, j = old.find(START), old.find(END)
+    if i < 0 or j < i:
+        return False
+    new = old[:i + len(START)] + "\n" + text.strip("\n") + "\n" + old[j:]
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, p)
+    return True

@@ -1,0 +1,101 @@
+"""``barenet evaluate RUN``: accuracy, loss, confusion matrix and per-class scores of a run."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import add_command, add_data_args, pct, positive_int, table, warn
+
+DESCRIPTION = """\
+Evaluate a trained run on a test set (by default the test split of the dataset it was trained
+on): accuracy, mean cross-entropy loss, the confusion matrix (rows: true class, columns:
+predicted class) and precision, recall, F1 and support per class. --json prints the same as
+one JSON object: accuracy, loss, confusion_matrix, per_class, n, dataset, split, run."""
+
+EXAMPLES = """\
+  barenet evaluate runs/mlp                       tables on the MNIST test set
+  barenet evaluate runs/mlp --json | jq .accuracy
+  barenet evaluate runs/fashion --data-dir ~/data/fashion-mnist
+  barenet evaluate runs/mlp --split train         how well it fits its training data"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = add_command(subparsers, "evaluate", "test accuracy, confusion matrix, per-class scores",
+                    DESCRIPTION, EXAMPLES)
+    p.add_argument("run", metavar="RUN", help="run directory written by `barenet train`")
+    add_data_args(p, "dataset to evaluate on (default: the one the run was trained on)")
+    p.add_argument("--split", default="test", metavar="SPLIT",
+                   help="test or train (default: test)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="evaluate on the first N images only (quick checks)")
+    p.add_argument("--no-plots", action="store_true",
+                   help="do not redraw the run's figures (confusion matrix, curves, ...)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _data_dir(args: argparse.Namespace, config: dict[str, Any]) -> str | None:
+    """--data-dir, else the directory the run was trained from if it still exists."""
+    if args.data_dir is not None:
+        return args.data_dir
+    saved = config.get("data_dir")
+    if isinstance(saved, str) and Path(saved).is_dir() and \
+            (args.dataset is None or args.dataset == config.get("dataset")):
+        return saved
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.datasets import load_dataset
+    from ..train.checkpoint import load_run
+    from ..train.evaluate import evaluate_run
+
+    run_ = load_run(args.run)
+    name = args.dataset or run_.dataset
+    dataset = load_dataset(name, args.split, data_dir=_data_dir(args, run_.config))
+    result = evaluate_run(run_, dataset, limit=args.limit)
+    result["split"] = args.split
+    if args.json:
+        keys = ("accuracy", "loss", "confusion_matrix", "per_class", "n", "dataset", "split",
+                "run")
+        out = {k: result[k] for k in keys}
+        out["confusion_matrix"] = np.asarray(out["confusion_matrix"]).tolist()
+        print(json.dumps(out))
+    else:
+        print(report(result, run_))
+    own_test = dataset.name == run_.dataset and args.split == "test" and args.limit is None
+    if own_test and not args.no_plots:
+        try:
+            from .. import plots
+
+            plots.plot_run(run_.run_dir, None, result, run_, dataset=dataset)
+        except Exception as exc:  # noqa: BLE001 - figures are a bonus, never a failure
+            warn(f"figures were not drawn ({type(exc).__name__}: {exc})")
+    return 0
+
+
+def report(result: dict[str, Any], run_: Any) -> str:
+    """The human-readable evaluation: headline, confusion matrix, per-class table."""
+    classes = [c["class"] for c in result["per_class"]]
+    short = [c if len(c) <= 8 else c[:7] + "." for c in classes]
+    cm = np.asarray(result["confusion_matrix"])
+    lines = [f"run       {run_.run_dir} ({run_.spec['name']}, trained on {run_.dataset})",
+             f"dataset   {result['dataset']} {result['split']}, {result['n']} images",
+             f"accuracy  {pct(result['accuracy'])}  ({int(np.trace(cm))} of {result['n']} "
+             f"correct)",
+             f"loss      {result['loss']:.4f}  (mean cross-entropy)",
+             "", "confusion matrix (rows: true class, columns: predicted class)"]
+    lines.append(table(["true \\ pred", *short], [[c, *row] for c, row in zip(short, cm.tolist())]))
+    rows = [[c["class"], f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}",
+             c["support"]] for c in result["per_class"]]
+    k = max(len(rows), 1)
+    rows.append(["macro avg", f"{sum(c['precision'] for c in result['per_class']) / k:.4f}",
+                 f"{sum(c['recall'] for c in result['per_class']) / k:.4f}",
+                 f"{sum(c['f1'] for c in result['per_class']) / k:.4f}", result["n"]])
+    lines += ["", table(["class", "precision", "recall", "f1", "support"], rows)]
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""``barenet train``: train a model, save a run directory, report the test accuracy."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+from .common import (ProgressPrinter, add_command, add_data_args, finite_float, int_list,
+                     non_negative_int, pct, positive_int, seconds, warn)
+
+DESCRIPTION = """\
+Train a model and save it as a run directory (config.json, weights.npz, metrics.csv, resume
+state and figures). With no options it trains the classic network, Linear(784, 200) -> ReLU ->
+Linear(200, 10), on the embedded MNIST: SGD with momentum 0.9, lr 0.05, weight decay 5e-4, a
+cosine schedule, batches of 64, 15 epochs, 10% of the training set held out for validation. It
+reaches about 98.3% test accuracy in a minute or two on two cores.
+
+Every model has its own defaults (see `barenet models`); flags override them, and so does a
+JSON file given with --config (flags win over the file). The weights kept are those of the
+epoch with the best validation accuracy. The run is saved after every epoch: Ctrl-C keeps the
+last completed epoch and `--resume RUN` continues exactly where it stopped, giving the same
+final weights as an uninterrupted run with the same --seed."""
+
+EXAMPLES = """\
+  barenet train                                   the classic MLP on MNIST (about 98.3%)
+  barenet train --model cnn --out runs/cnn        the default CNN
+  barenet train --dataset fashion-mnist --epochs 20 --lr 0.02
+  barenet train --optimizer adam --scheduler onecycle --batch-size 128
+  barenet train --model mlp-deep --hidden 1024,512 --augment
+  barenet train --config runs/tune/best.json      settings found by `barenet tune`
+  barenet train --resume runs/cnn                 continue an interrupted run
+  barenet train --epochs 2 --limit-train 5000 --quiet   a quick experiment"""
+
+#: CLI flags that set a training setting (dest names are the config keys).
+SETTINGS = ("dataset", "model", "hidden", "epochs", "batch_size", "lr", "optimizer", "momentum",
+            "weight_decay", "scheduler", "seed", "val_split", "augment", "patience",
+            "limit_train", "limit_test", "data_dir")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..models import MODEL_NAMES
+    from ..train.config import BASE_DEFAULTS as D
+
+    p = add_command(subparsers, "train", "train a model and save a run directory",
+                    DESCRIPTION, EXAMPLES)
+    m = p.add_argument_group("model and data")
+    m.add_argument("--model", metavar="NAME",
+                   help=f"architecture: {', '.join(MODEL_NAMES)} (default: {D['model']})")
+    m.add_argument("--hidden", type=int_list, metavar="N[,N...]",
+                   help="hidden layer width(s) of an MLP (default: the model's, 200 for mlp)")
+    add_data_args(m)
+    m.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random affine distortions of the training images (default: off, "
+                        "except for models whose defaults turn it on)")
+    o = p.add_argument_group("optimisation (defaults are the model's; shown: mlp)")
+    o.add_argument("--epochs", type=positive_int, metavar="N", help=f"default: {D['epochs']}")
+    o.add_argument("--batch-size", type=positive_int, metavar="B",
+                   help=f"default: {D['batch_size']}")
+    o.add_argument("--lr", type=finite_float, metavar="LR",
+                   help=f"learning rate, the peak for onecycle (default: {D['lr']} for sgd, "
+                        "0.001 for adam, adamw, rmsprop)")
+    o.add_argument("--optimizer", metavar="NAME",
+                   help=f"sgd, adam, adamw or rmsprop (default: {D['optimizer']})")
+    o.add_argument("--momentum", type=finite_float, metavar="M",
+                   help=f"SGD/RMSprop momentum, Adam's beta1 (default: {D['momentum']})")
+    o.add_argument("--weight-decay", type=finite_float, metavar="WD",
+                   help=f"L2 penalty; decoupled for adamw (default: {D['weight_decay']} for sgd)")
+    o.add_argument("--scheduler", metavar="NAME",
+                   help="learning-rate schedule: none, step (x0.1 at 1/3 and 2/3), cosine, "
+                        f"onecycle, plateau (on validation loss) (default: {D['scheduler']})")
+    o.add_argument("--seed", type=non_negative_int, metavar="S",
+                   help="seeds weights, split, shuffling, dropout, augmentation (default: 0)")
+    o.add_argument("--val-split", type=finite_float, metavar="F",
+                   help=f"fraction of the training set held out (default: {D['val_split']})")
+    o.add_argument("--patience", type=non_negative_int, metavar="N",
+                   help="stop after N epochs without a better validation accuracy "
+                        "(default: 0, never)")
+    o.add_argument("--config", metavar="FILE.json",
+                   help="read settings from a JSON file (keys as these flags, e.g. tune's "
+                        "best.json, or a run's config.json); flags override it")
+    r = p.add_argument_group("run directory and output")
+    r.add_argument("--out", metavar="RUN",
+                   help="new run directory (default: runs/<model>-<dataset>-<time>); an "
+                        "existing run is never overwritten")
+    r.add_argument("--resume", metavar="RUN",
+                   help="continue RUN from its last completed epoch, with its saved settings")
+    r.add_argument("--quiet", action="store_true",
+                   help="no progress bar or per-epoch lines (the bar is also off when stderr "
+                        "is not a terminal)")
+    r.add_argument("--no-plots", action="store_true", help="do not draw figures into the run")
+    q = p.add_argument_group("quick experiments")
+    q.add_argument("--limit-train", type=positive_int, metavar="N",
+                   help="use only the first N training images (before the validation split)")
+    q.add_argument("--limit-test", type=positive_int, metavar="N",
+                   help="evaluate on only the first N test images")
+    p.set_defaults(func=run)
+    return p
+
+
+def default_out(model: str, dataset: str, root: str = "runs") -> Path:
+    """runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>, with -2, -3 ... if that exists."""
+    base = Path(root) / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """The settings given on the command line (flags left out are absent)."""
+    return {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.api import TrainingInterrupted, resume_training, train_model
+    from ..train.config import read_config_file, resolve_config
+
+    start = time.perf_counter()
+    progress = ProgressPrinter(quiet=args.quiet)
+    given = _settings(args)
+    try:
+        if args.resume:
+            extra = sorted(set(given) - {"data_dir"}) + (["config"] if args.config else [])
+            if extra:
+                flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+                raise ConfigError(f"--resume continues {args.resume} with its saved settings; "
+                                  f"drop {flags}")
+            if args.out and Path(args.out) != Path(args.resume):
+                raise ConfigError("--out and --resume name different runs; give only --resume")
+            result = resume_training(args.resume, callbacks=[progress],
+                                     data_dir=args.data_dir, plots=not args.no_plots)
+        else:
+            settings = read_config_file(args.config) if args.config else {}
+            settings.update(given)
+            cfg = resolve_config(settings)
+            out = Path(args.out) if args.out else default_out(cfg["model"], cfg["dataset"])
+            result = train_model(settings, out, quiet=args.quiet, callbacks=[progress],
+                                 plots=not args.no_plots)
+    except TrainingInterrupted as exc:
+        progress.close()
+        if exc.run_dir is None:
+            raise
+        print(f"barenet: interrupted; {exc.run_dir} keeps epoch {exc.epoch}. Continue with:\n"
+              f"  barenet train --resume {exc.run_dir}", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    _summary(result, time.perf_counter() - start)
+    return 0
+
+
+def _summary(result, wall: float) -> None:
+    cfg = result.config
+    spec = cfg["model"]
+    done = result.epochs_completed
+    how = " (stopped early)" if result.stopped_early else ""
+    resumed = f", resumed after epoch {result.resumed_from}" if result.resumed_from else ""
+    print(f"trained {spec['name']} on {cfg['dataset']}: {done} epochs{how} in "
+          f"{seconds(cfg.get('training_seconds', result.seconds))} ({seconds(wall)} with data "
+          f"loading and evaluation{resumed})")
+    if result.best_val_acc is not None:
+        print(f"best epoch {result.best_epoch}: validation accuracy {pct(result.best_val_acc)}")
+    if result.test_accuracy is not None:
+        n = result.evaluation["n"] if result.evaluation else "?"
+        print(f"test accuracy {pct(result.test_accuracy)} (loss {result.test_loss:.4f}) on "
+              f"{n} {cfg['dataset']} test images")
+    print(f"saved to {result.run_dir}")
+    print(f"  barenet evaluate {result.run_dir}")
+    if result.plot_error:
+        warn(f"figures were not drawn ({result.plot_error})")

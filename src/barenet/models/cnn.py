@@ -1,0 +1,156 @@
+"""Convolutional models on (N, 1, 28, 28) images: LeNet-5, the default CNN and a larger one.
+
+Each entry of ``CNN_MODELS`` describes one architecture: ``build(spec, rng) -> nn.Sequential``,
+the ``defaults`` of its JSON-able spec, its ``input`` kind ("image") and a one-line
+``description``. Builders get the full spec (defaults filled in) and raise ConfigError on a bad
+value.
+
+Every block ends ``MaxPool2d(2) -> ReLU``. That is the same function as the usual
+``ReLU -> MaxPool2d(2)`` (ReLU is monotone, so it commutes with a maximum, and the gradients
+agree too), but the ReLU then runs on a quarter of the numbers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import nn
+from ..errors import ConfigError
+
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+MAX_WIDTH = 4096
+
+
+def _ints(value: Any, what: str, allow_empty: bool = False) -> list[int]:
+    """A list of positive widths from an int or a list of ints."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    ok = all(not isinstance(v, bool) and isinstance(v, (int, np.integer))
+             and 1 <= int(v) <= MAX_WIDTH for v in items)
+    if not ok or (not items and not allow_empty):
+        raise ConfigError(f"{what} must be an integer in [1, {MAX_WIDTH}] or a list of them, "
+                          f"got {value!r}")
+    return [int(v) for v in items]
+
+
+def _probability(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(value) < 1.0:
+        raise ConfigError(f"{what} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _dropout(p: float, rng: np.random.Generator) -> list[nn.Module]:
+    """A Dropout with its own generator spawned from ``rng`` (none when p == 0)."""
+    return [nn.Dropout(p, rng=rng.spawn(1)[0])] if p > 0 else []
+
+
+def _head(features: int, hidden: list[int], p: float, rng: np.random.Generator,
+          batchnorm: bool = False) -> list[nn.Module]:
+    """Flatten -> [Dropout] -> (Linear -> [BatchNorm1d] -> ReLU -> [Dropout]) per width ->
+    Linear(last, 10)."""
+    layers: list[nn.Module] = [nn.Flatten(), *_dropout(p, rng)]
+    for width in hidden:
+        layers.append(nn.Linear(features, width, bias=not batchnorm, rng=rng))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(width))
+        layers += [nn.ReLU(), *_dropout(p, rng)]
+        features = width
+    layers.append(nn.Linear(features, NUM_CLASSES, rng=rng))
+    return layers
+
+
+def _check_size(size: int, name: str, spec: dict) -> None:
+    if size < 1:
+        raise ConfigError(f"{name}: {len(spec['channels'])} blocks shrink a 28x28 image to "
+                          f"nothing; use fewer channels entries, got {spec['channels']!r}")
+
+
+def build_lenet5(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+    """LeNet-5 for 28x28 digits, with ReLU and max pooling.
+
+    Conv(1, 6, 5, padding=2) -> MaxPool 2 -> ReLU -> Conv(6, 16, 5) -> MaxPool 2 -> ReLU ->
+    Flatten (16*5*5) -> Linear 120 -> ReLU -> Linear 84 -> ReLU -> Linear 10.
+    Input (N, 1, 28, 28) float32, output logits (N, 10).
+    """
+    c1, c2 = _pair_of_channels(spec["channels"], "lenet5: channels")
+    hidden = _ints(spec["hidden"], "lenet5: hidden", allow_empty=True)
+    layers = [nn.Conv2d(1, c1, 5, padding=2, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
+              nn.Conv2d(c1, c2, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU()]
+    return nn.Sequential(*layers, *_head(c2 * 5 * 5, hidden, 0.0, rng))
+
+
+def _pair_of_channels(value: Any, what: str) -> tuple[int, int]:
+    widths = _ints(value, what)
+    if len(widths) != 2:
+        raise ConfigError(f"{what} must list 2 widths, got {value!r}")
+    return widths[0], widths[1]
+
+
+def build_cnn(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+    """The default CNN: per width c in ``channels``, Conv(prev, c, 3) -> MaxPool 2 -> ReLU;
+    then Flatten -> Dropout -> Linear(hidden) -> ReLU -> Dropout -> Linear 10.
+
+    Defaults: channels [32, 64] (28 -> 26 -> 13 -> 11 -> 5, so 64*5*5 = 1600 features),
+    hidden 128, dropout 0.25. Input (N, 1, 28, 28) float32, output logits (N, 10).
+    """
+    channels = _ints(spec["channels"], "cnn: channels")
+    hidden = _ints(spec["hidden"], "cnn: hidden", allow_empty=True)
+    p = _probability(spec["dropout"], "cnn: dropout")
+    layers: list[nn.Module] = []
+    prev, size = 1, IMAGE_SIZE
+    for c in channels:
+        size = (size - 2) // 2
+        _check_size(size, "cnn", spec)
+        layers += [nn.Conv2d(prev, c, 3, rng=rng), nn.MaxPool2d(2), nn.ReLU()]
+        prev = c
+    return nn.Sequential(*layers, *_head(prev * size * size, hidden, p, rng))
+
+
+def build_cnn_large(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+    """Two 3x3 convs (padding 1) with BatchNorm2d per block, per width c in ``channels``:
+    Conv -> BN -> ReLU -> Conv -> BN -> MaxPool 2 -> ReLU; then Flatten -> Dropout ->
+    Linear(hidden) -> BatchNorm1d -> ReLU -> Dropout -> Linear 10. Convs before a BatchNorm
+    have no bias (the norm's shift replaces it).
+
+    Defaults: channels [32, 64] (28 -> 14 -> 7, so 64*7*7 = 3136 features), hidden 256,
+    dropout 0.3. Input (N, 1, 28, 28) float32, output logits (N, 10).
+    """
+    channels = _ints(spec["channels"], "cnn-large: channels")
+    hidden = _ints(spec["hidden"], "cnn-large: hidden", allow_empty=True)
+    p = _probability(spec["dropout"], "cnn-large: dropout")
+    layers: list[nn.Module] = []
+    prev, size = 1, IMAGE_SIZE
+    for c in channels:
+        size //= 2
+        _check_size(size, "cnn-large", spec)
+        layers += [nn.Conv2d(prev, c, 3, padding=1, bias=False, rng=rng), nn.BatchNorm2d(c),
+                   nn.ReLU(), nn.Conv2d(c, c, 3, padding=1, bias=False, rng=rng),
+                   nn.BatchNorm2d(c), nn.MaxPool2d(2), nn.ReLU()]
+        prev = c
+    return nn.Sequential(*layers, *_head(prev * size * size, hidden, p, rng, batchnorm=True))
+
+
+CNN_MODELS: dict[str, dict[str, Any]] = {
+    "lenet5": {
+        "build": build_lenet5,
+        "defaults": {"channels": [6, 16], "hidden": [120, 84]},
+        "input": "image",
+        "description": "LeNet-5 with ReLU and max pooling: conv 5x5 (6, 16), dense 120-84-10",
+    },
+    "cnn": {
+        "build": build_cnn,
+        "defaults": {"channels": [32, 64], "hidden": 128, "dropout": 0.25},
+        "input": "image",
+        "description": "the default CNN: conv 3x3 (32, 64) with max pooling, dense 128, "
+                       "dropout 0.25",
+    },
+    "cnn-large": {
+        "build": build_cnn_large,
+        "defaults": {"channels": [32, 64], "hidden": 256, "dropout": 0.3},
+        "input": "image",
+        "description": "two 3x3 convs with BatchNorm per block (32, 64), dense 256 with "
+                       "BatchNorm, dropout 0.3; for augmentation and Fashion-MNIST",
+    },
+}

@@ -1,0 +1,267 @@
+"""High-level training: ``train_model(config, out_dir)`` and ``resume_training(run_dir)``.
+
+Both load the data, build model, optimizer and schedule from a flat config (keys as the CLI
+flags, see ``config.py``), train with ``Trainer``, evaluate the best weights on the test set
+and, with a run directory, save everything needed to use or resume the run after every epoch.
+Everything random is drawn from generators spawned from ``seed`` (model init, split, shuffling,
+augmentation; dropout from the model's own generators), so a run is reproducible bit for bit.
+The library never prints: progress reaches the caller through ``Callback`` hooks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import nn, optim
+from ..data.datasets import load_dataset
+from ..data.loader import random_split
+from ..data.transforms import Normalize
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..models import build_model, model_input
+from ..nn.module import Module
+from .checkpoint import CONFIG, FORMAT_VERSION, WEIGHTS, Run, load_config, save_run
+from .config import HYPERPARAMETERS, flat_from_run_config, resolve_config
+from .evaluate import predict_logits, summarize
+from .fileio import atomic_write_json
+from .resume import load_training_state, read_trainer_json, save_training_state
+from .trainer import Callback, Trainer
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training. ``run_dir`` holds a resumable checkpoint of ``epoch`` (None
+    when training had no run directory)."""
+
+    def __init__(self, run_dir: Path | None, epoch: int) -> None:
+        super().__init__(f"interrupted after epoch {epoch}")
+        self.run_dir, self.epoch = run_dir, epoch
+
+
+@dataclass
+class TrainResult:
+    """What a training produced. ``history``: per-epoch dicts (epoch, train_loss, train_acc,
+    val_loss, val_acc, lr, seconds); ``model``: the best weights, eval mode; ``evaluation``:
+    the test-set dict of ``evaluate.summarize`` (None if not evaluated)."""
+
+    history: list[dict[str, Any]]
+    test_accuracy: float | None
+    test_loss: float | None
+    run_dir: Path | None
+    seconds: float
+    model: Module
+    config: dict[str, Any]
+    best_epoch: int = 0
+    best_val_acc: float | None = None
+    epochs_completed: int = 0
+    stopped_early: bool = False
+    resumed_from: int | None = None
+    evaluation: dict[str, Any] | None = None
+    plots: list[Path] = field(default_factory=list)
+    plot_error: str | None = None
+
+
+def make_optimizer(name: str, params: list, lr: float, momentum: float,
+                   weight_decay: float) -> optim.Optimizer:
+    """An optimizer by name; ``momentum`` is SGD/RMSprop momentum and Adam's beta1."""
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name in ("adam", "adamw"):
+        cls = optim.Adam if name == "adam" else optim.AdamW
+        return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ConfigError(f"unknown optimizer {name!r}")
+
+
+def make_scheduler(name: str, opt: optim.Optimizer, epochs: int, steps_per_epoch: int,
+                   cfg: dict[str, Any]) -> tuple[optim.LRScheduler | None, str]:
+    """(scheduler, interval) for ``--scheduler``: cosine and onecycle step per batch, step
+    (x0.1 at 1/3 and 2/3 of training) per epoch, plateau on the validation loss."""
+    total = epochs * steps_per_epoch
+    if name == "none":
+        return None, "epoch"
+    if name == "cosine":
+        return optim.CosineAnnealingLR(opt, T_max=total), "batch"
+    if name == "onecycle":
+        cycle = cfg["optimizer"] in ("adam", "adamw") or cfg["momentum"] > 0
+        return optim.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=total,
+                                cycle_momentum=cycle), "batch"
+    if name == "step":
+        return optim.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
+    if name == "plateau":
+        return optim.ReduceLROnPlateau(opt, mode="min", factor=0.2, patience=2), "plateau"
+    raise ConfigError(f"unknown scheduler {name!r}")
+
+
+def _augmenter(rng: np.random.Generator) -> Any:
+    from ..data.augment import RandomAffine
+
+    return RandomAffine(rng=rng)
+
+
+@dataclass
+class _Setup:
+    trainer: Trainer
+    normalize: Normalize
+    test: Any
+    classes: list[str]
+
+
+def _setup(cfg: dict[str, Any], callbacks: Sequence[Callback], run_dir: Path | None) -> _Setup:
+    """Load the data and build everything a run needs, all randomness from ``cfg['seed']``."""
+    train = load_dataset(cfg["dataset"], "train", data_dir=cfg["data_dir"])
+    test = load_dataset(cfg["dataset"], "test", data_dir=cfg["data_dir"])
+    if cfg["limit_test"] is not None:
+        test = dataclasses.replace(test, images=test.images[:cfg["limit_test"]],
+                                   labels=test.labels[:cfg["limit_test"]])
+    images, labels = train.images, train.labels
+    if cfg["limit_train"] is not None:
+        images, labels = images[:cfg["limit_train"]], labels[:cfg["limit_train"]]
+    init_seq, split_seq, shuffle_seq, aug_seq = np.random.SeedSequence(cfg["seed"]).spawn(4)
+    train_idx, val_idx = random_split(len(labels), cfg["val_split"],
+                                      np.random.default_rng(split_seq))
+    if len(train_idx) == 0:
+        raise ConfigError(f"--val-split {cfg['val_split']} leaves no training samples")
+    normalize = Normalize(train.mean, train.std, flatten=model_input(cfg["spec"]) == "flat")
+    model = build_model(cfg["spec"], rng=np.random.default_rng(init_seq))
+    opt = make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["momentum"],
+                         cfg["weight_decay"])
+    steps = -(-len(train_idx) // cfg["batch_size"])
+    sched, interval = make_scheduler(cfg["scheduler"], opt, cfg["epochs"], steps, cfg)
+    augment = _augmenter(np.random.default_rng(aug_seq)) if cfg["augment"] else None
+    checkpoint = None if run_dir is None else (lambda t: save_training_state(run_dir, t))
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), (images[train_idx], labels[train_idx]),
+                      (images[val_idx], labels[val_idx]) if len(val_idx) else None, normalize,
+                      epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+                      shuffle_rng=np.random.default_rng(shuffle_seq), augment=augment,
+                      scheduler=sched, scheduler_interval=interval, patience=cfg["patience"],
+                      callbacks=callbacks, checkpoint=checkpoint)
+    return _Setup(trainer, normalize, test, list(train.classes))
+
+
+def run_config(cfg: dict[str, Any], normalize: Normalize, classes: list[str]) -> dict[str, Any]:
+    """The config.json content of a run trained with the resolved config ``cfg``."""
+    from .. import __version__
+
+    out = {"format_version": FORMAT_VERSION, "barenet_version": __version__,
+           "model": cfg["spec"], "dataset": cfg["dataset"],
+           "preprocessing": normalize.to_dict(),
+           "hyperparameters": {k: cfg[k] for k in HYPERPARAMETERS}, "seed": cfg["seed"],
+           "classes": classes,
+           "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if cfg["data_dir"] is not None:
+        out["data_dir"] = str(Path(cfg["data_dir"]).expanduser().resolve())
+    return out
+
+
+def check_new_run_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path if it is absent or an empty directory; ConfigError otherwise
+    (an existing run is never overwritten)."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "already holds a run" if (out / CONFIG).exists() else "exists and is not empty"
+        hint = f", or continue it with --resume {out}" if (out / CONFIG).exists() else ""
+        raise ConfigError(f"{out}: {what}; choose another --out{hint}")
+    return out
+
+
+def train_model(config: dict[str, Any], out_dir: str | Path | None = None, quiet: bool = True,
+                callbacks: Sequence[Callback] = (), evaluate_test: bool = True,
+                plots: bool = True) -> TrainResult:
+    """Train from a flat ``config`` (missing keys take the defaults; see ``config.py``).
+
+    ``out_dir``: a new run directory (created; must be absent or empty) or None to keep
+    everything in memory. ``quiet`` is accepted for symmetry with the CLI; the library never
+    prints (pass ``callbacks`` to watch progress). Raises ConfigError, DataError,
+    TrainingDiverged, or TrainingInterrupted (a KeyboardInterrupt) on Ctrl-C.
+    """
+    cfg = resolve_config(config)
+    run_dir = None if out_dir is None else check_new_run_dir(out_dir)
+    setup = _setup(cfg, callbacks, run_dir)
+    rc = run_config(cfg, setup.normalize, setup.classes)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_run(run_dir, None, rc)
+        save_training_state(run_dir, setup.trainer)  # epoch 0: resumable from the start
+    return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=None)
+
+
+def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
+                    data_dir: str | None = None, evaluate_test: bool = True,
+                    plots: bool = True) -> TrainResult:
+    """Continue a run directory from its last completed epoch with its saved settings. The
+    result is identical to an uninterrupted run with the same seed."""
+    run_dir = Path(run_dir)
+    rc = load_config(run_dir)
+    state = read_trainer_json(run_dir)
+    if state.get("finished") and rc.get("test_accuracy") is not None:
+        raise ConfigError(f"{run_dir}: training already finished ({state['epoch']} epochs, test "
+                          f"accuracy {rc['test_accuracy']:.4f}); nothing to resume")
+    flat = flat_from_run_config(rc)
+    flat["data_dir"] = data_dir if data_dir is not None else rc.get("data_dir")
+    try:
+        cfg = resolve_config(flat)
+    except ConfigError as exc:
+        raise CheckpointError(f"{run_dir / CONFIG}: {exc}") from None
+    setup = _setup(cfg, callbacks, run_dir)
+    load_training_state(run_dir, setup.trainer)
+    return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=setup.trainer.state.epoch)
+
+
+def _fit(setup: _Setup, rc: dict[str, Any], run_dir: Path | None, evaluate_test: bool,
+         plots: bool, resumed_from: int | None) -> TrainResult:
+    trainer = setup.trainer
+    start = time.perf_counter()
+    try:
+        state = trainer.fit()
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run_dir, trainer.state.epoch) from None
+    except TrainingDiverged as exc:
+        if run_dir is None:
+            raise
+        raise TrainingDiverged(f"{exc}; the last good checkpoint (epoch {trainer.state.epoch}) "
+                               f"is in {run_dir}") from None
+    model = trainer.model.eval()
+    evaluation = None
+    if evaluate_test:
+        logits = predict_logits(model, setup.test.images, setup.normalize)
+        evaluation = summarize(logits, setup.test.labels, setup.classes)
+        evaluation.update(dataset=setup.test.name, run=None if run_dir is None else str(run_dir))
+    rc = {**rc, "epochs_completed": state.epoch, "best_epoch": state.best_epoch,
+          "best_val_acc": state.best_val_acc, "stopped_early": state.stopped_early,
+          "training_seconds": round(sum(h["seconds"] for h in state.history), 3)}
+    if evaluation is not None:
+        rc.update(test_accuracy=evaluation["accuracy"], test_loss=evaluation["loss"])
+    result = TrainResult(
+        history=state.history, run_dir=run_dir, seconds=time.perf_counter() - start,
+        model=model, config=rc, best_epoch=state.best_epoch, best_val_acc=state.best_val_acc,
+        epochs_completed=state.epoch, stopped_early=state.stopped_early,
+        resumed_from=resumed_from, evaluation=evaluation,
+        test_accuracy=None if evaluation is None else evaluation["accuracy"],
+        test_loss=None if evaluation is None else evaluation["loss"])
+    if run_dir is not None:
+        atomic_write_json(run_dir / CONFIG, rc)
+        if plots:
+            _plot(result, setup)
+    return result
+
+
+def _plot(result: TrainResult, setup: _Setup) -> None:
+    """Draw the run's figures; a failure here is recorded, never raised (training is safe)."""
+    try:
+        from .. import plots
+
+        run = Run(result.run_dir, result.config, result.model, setup.normalize)
+        result.plots = list(plots.plot_run(result.run_dir, result.history, result.evaluation,
+                                           run, dataset=setup.test))
+    except Exception as exc:  # noqa: BLE001 - plotting must never lose a training
+        result.plot_error = f"{type(exc).__name__}: {exc}"
+
+
+__all__ = ["TrainResult", "TrainingInterrupted", "check_new_run_dir", "make_optimizer",
+           "make_scheduler", "resume_training", "run_config", "train_model"]
