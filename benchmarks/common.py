@@ -9,6 +9,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -125,32 +126,36 @@ class Data:
 
 
 # -- memory of a child process ----------------------------------------------------------------
-def child_peak_rss(cmd: list[str], cwd: str | None = None, env: dict | None = None,
-                   log: str | os.PathLike | None = None, timeout: float = 1800.0
-                   ) -> dict[str, Any]:
-    """Run ``cmd`` and return its peak resident memory (``ru_maxrss`` of exactly that child,
-    read with ``os.wait4``), wall seconds and exit code; output goes to ``log`` (or nowhere)."""
-    out = open(log, "wb") if log else subprocess.DEVNULL
-    try:
+# A child's ru_maxrss starts at its parent's resident size (Linux carries the high-water mark
+# across fork and exec), so the command runs under a small wrapper process: the wrapper's
+# RUSAGE_CHILDREN then holds the command's own peak, not this (large) process's.
+_WRAPPER = ("import resource, subprocess, sys\n"
+            "rc = subprocess.call(sys.argv[2:])\n"
+            "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN)"
+            ".ru_maxrss))\n"
+            "sys.exit(rc)\n")
+
+
+def child_peak_rss(cmd: list[str], log: str | os.PathLike, cwd: str | None = None,
+                   timeout: float = 1800.0) -> dict[str, Any]:
+    """Run ``cmd`` (output to file ``log``) and return its peak resident memory in MB, its
+    wall seconds and exit code."""
+    log = Path(log)
+    rss_file = log.with_suffix(".maxrss")
+    with open(log, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            rc = subprocess.call([sys.executable, "-S", "-c", _WRAPPER, str(rss_file), *cmd],
+                                 cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
         seconds = time.perf_counter() - t0
-    finally:
-        if log:
-            out.close()
-    return {"peak_rss_mb": usage.ru_maxrss * 1024 / MB, "seconds": round(seconds, 2),
-            "returncode": proc.returncode, "command": " ".join(cmd)}
+    try:
+        kib = int(rss_file.read_text())
+    except (OSError, ValueError):
+        kib = None
+    return {"peak_rss_mb": None if kib is None else kib * 1024 / MB,
+            "seconds": round(seconds, 2), "returncode": rc, "command": " ".join(cmd)}
 
 
 # -- output -----------------------------------------------------------------------------------

@@ -187,9 +187,12 @@ def peak_memory(smoke: bool, workdir: str | None = None) -> dict[str, Any]:
                         "--out", str(tmp / "barenet-run"), *limits],
             "torch": [sys.executable, str(BENCH_DIR / "torch_mlp_train.py"), "--epochs", "1",
                       "--quiet", "--out", str(tmp / "torch-run"), *limits]}
+    if not smoke:  # the same run without matplotlib's figures, to show what they cost
+        cmds["barenet_no_plots"] = cmds["barenet"][:-len(limits) or None] + ["--no-plots"]
+        cmds["barenet_no_plots"][cmds["barenet"].index("--out") + 1] += "-no-plots"
     out: dict[str, Any] = {"workdir": str(tmp)}
     for fw, cmd in cmds.items():
-        if fw == "barenet" and importlib.util.find_spec("barenet.cli.train") is None:
+        if fw.startswith("barenet") and importlib.util.find_spec("barenet.cli.train") is None:
             out[fw] = {"error": "the `barenet train` command is not available"}
             continue
         res = child_peak_rss(cmd, log=tmp / f"{fw}.log")

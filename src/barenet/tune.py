@@ -24,9 +24,9 @@ from .errors import BarenetError, ConfigError, TrainingDiverged
 
 OPTUNA_HINT = 'Optuna is not installed: pip install "barenet[tune]"'
 
-#: Grid per parameter for ``sweep`` (lr: 7 points from 1e-4 to 1, evenly spaced in log).
+#: Grid per parameter for ``sweep`` (lr: 1e-4 to 1 in steps of about x3, evenly spaced in log).
 SWEEP_GRIDS: dict[str, list] = {
-    "lr": [float(f"{v:.3g}") for v in np.logspace(-4, 0, 7)],
+    "lr": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0],
     "batch_size": [16, 32, 64, 128, 256],
     "hidden": [32, 64, 128, 256, 512],
     "weight_decay": [0.0, 1e-5, 1e-4, 1e-3, 1e-2],
@@ -263,8 +263,9 @@ def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLik
                           "or --study")
     done = _counted(study)
     remaining = max(0, trials - done)
+    procs = max(1, min(jobs, remaining))
     say(f"study {name!r} in {redact(url)}: {done} finished trials, running {remaining} more "
-        f"in {jobs} process{'es' if jobs > 1 else ''}")
+        f"in {procs} process{'es' if procs > 1 else ''}")
     seed0 = int(base.get("seed") or 0) * 1000 + len(study.trials)
     if remaining:
         shares = [remaining // jobs + (i < remaining % jobs) for i in range(jobs)]

@@ -74,6 +74,18 @@ def test_draw_digits_and_watch_the_prediction_change(browser, server, tmp_path) 
     sync_api.expect(page.locator("#truth")).to_contain_text("Test image #")
     assert ui.settled_prediction(page) in "0123456789"
 
+    # A finger: touch pointer events (as a phone sends them) draw a 1 too.
+    page.click("#clear")
+    box = page.locator("#pad").bounding_box()
+    scale = box["width"] / 280
+    for i, (kind, (x, y)) in enumerate([("pointerdown", ui.ONE[0][0])]
+                                       + [("pointermove", p) for p in ui.ONE[0][1:]]
+                                       + [("pointerup", ui.ONE[0][-1])]):
+        page.dispatch_event("#pad", kind, {"pointerId": 7, "pointerType": "touch", "button": 0,
+                                           "isPrimary": True, "clientX": box["x"] + x * scale,
+                                           "clientY": box["y"] + y * scale, "bubbles": True})
+    assert ui.settled_prediction(page) == "1"
+
     page.click("#clear")
     ui.draw(page, ui.THREE)
     ui.settled_prediction(page)

@@ -15,7 +15,7 @@ Find good hyper-parameters. Each trial trains briefly and is scored by its valid
 (the test accuracy is only reported, never used to choose).
 
 Without --trials: a sweep of one parameter over a grid -- by default the learning rate over
-7 points from 1e-4 to 1 (log-spaced) -- drawn as accuracy vs the parameter.
+9 points from 1e-4 to 1 (1e-4, 3e-4, 1e-3, ...) -- drawn as accuracy vs the parameter.
 
 With --trials N: an Optuna search (pip install "barenet[tune]") over lr, batch_size, hidden,
 optimizer and weight_decay (or the --param names given) until the study has N finished trials.

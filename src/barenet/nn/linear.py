@@ -54,13 +54,16 @@ class Linear(Module):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out (N, out_features) -> dL/dx (N, in_features); accumulates weight/bias grads."""
+        self.backward_params_only(grad_out)
+        return grad_out @ self.weight.data
+
+    def backward_params_only(self, grad_out: np.ndarray) -> None:
+        """Weight and bias gradients only: skips dL/dx = g W (a third of the layer's FLOPs)."""
         self._require_cache(self._x)
-        x = self._x
-        self._check_grad(grad_out, (x.shape[0], self.out_features))
-        self.weight.grad += grad_out.T @ x
+        self._check_grad(grad_out, (self._x.shape[0], self.out_features))
+        self.weight.grad += grad_out.T @ self._x
         if self.bias is not None:
             self.bias.grad += grad_out.sum(axis=0)
-        return grad_out @ self.weight.data
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -104,6 +104,15 @@ class Module:
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
+    def backward_params_only(self, grad_out: np.ndarray) -> None:
+        """Accumulate parameter gradients without computing dL/dx.
+
+        For the first layer of a network, whose input (the data) needs no gradient. The default
+        runs ``backward`` and drops the result; layers where dL/dx is costly (Linear, Conv2d)
+        override it to skip that work.
+        """
+        self.backward(grad_out)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
@@ -320,10 +329,18 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        for layer in reversed(self._modules.values()):
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """Run every layer's backward in reverse; returns dL/dx, or None when
+        ``need_input_grad=False`` (training: the first layer then skips computing dL/dx)."""
+        layers = list(self._modules.values())
+        for layer in reversed(layers[1:]):
             grad_out = layer.backward(grad_out)
-        return grad_out
+        if not layers:
+            return grad_out
+        if need_input_grad:
+            return layers[0].backward(grad_out)
+        layers[0].backward_params_only(grad_out)
+        return None
 
     def forward_with_activations(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Like ``forward`` but also returns every layer's output, in order (for inspection)."""

@@ -93,7 +93,7 @@ function padPoint(ev) {
 pad.addEventListener("pointerdown", (ev) => {
   if (ev.button > 0 || state.drawing !== null) return;   // one pointer, main button only
   ev.preventDefault();
-  pad.setPointerCapture(ev.pointerId);
+  try { pad.setPointerCapture(ev.pointerId); } catch (err) { /* synthetic or gone pointer */ }
   state.drawing = ev.pointerId;
   state.strokes.push([padPoint(ev)]);
   redraw();
@@ -335,6 +335,7 @@ async function loadWeights() {
 
 // ---- buttons and keys ----------------------------------------------------------------------
 function undo() {
+  state.drawing = null;
   if (state.strokes.length) state.strokes.pop();
   else if (state.sample) { state.sample = null; state.generation++; }
   redraw();
@@ -342,6 +343,7 @@ function undo() {
 }
 
 function clearAll() {
+  state.drawing = null;
   state.strokes = [];
   state.sample = null;
   state.generation++;
@@ -353,6 +355,7 @@ async function randomSample() {
   const res = await fetch("/api/sample");
   const doc = await res.json();
   if (!res.ok) { status(doc.error || "no test images", true); return; }
+  state.drawing = null;
   state.strokes = [];
   state.sample = doc;
   state.generation++;
