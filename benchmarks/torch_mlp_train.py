@@ -79,7 +79,8 @@ def main() -> None:
     data_dir = args.data_dir or mnist_dir()
     x, y = load(data_dir, "train")
     xt, yt = load(data_dir, "test")
-    x, y, xt, yt = x[:args.limit_train], y[:args.limit_train], xt[:args.limit_test], yt[:args.limit_test]
+    x, y = x[:args.limit_train], y[:args.limit_train]
+    xt, yt = xt[:args.limit_test], yt[:args.limit_test]
     perm = torch.randperm(len(x))
     n_val = round(0.1 * len(x))
     xv, yv, x, y = x[perm[:n_val]], y[perm[:n_val]], x[perm[n_val:]], y[perm[n_val:]]

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "output"),
                         help="folder for the figure (default: examples/output/)")
-    parser.add_argument("--fast", action="store_true", default=bool(os.environ.get("BARENET_FAST")),
+    fast_default = os.environ.get("BARENET_FAST", "0") not in ("", "0")
+    parser.add_argument("--fast", action="store_true", default=fast_default,
                         help="small data and few epochs (seconds); also set by BARENET_FAST=1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

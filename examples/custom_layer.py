@@ -33,7 +33,8 @@ class Swish(nn.Module):
     With s = sigmoid(beta x) and sigmoid' = s (1 - s), the product and chain rules give
         dy/dx    = s + x * s (1 - s) * beta
         dy/dbeta = x * s (1 - s) * x
-    so for upstream g = dL/dy:  dL/dx = g * dy/dx  and  dL/dbeta = sum over the batch of g * dy/dbeta.
+    so for upstream g = dL/dy:  dL/dx = g * dy/dx  and  dL/dbeta = sum over the batch of
+    g * dy/dbeta.
     """
 
     def __init__(self, num_features: int, beta: float = 1.0, dtype: np.dtype = np.float32) -> None:
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "output"),
                         help="folder for the figure (default: examples/output/)")
-    parser.add_argument("--fast", action="store_true", default=bool(os.environ.get("BARENET_FAST")),
+    fast_default = os.environ.get("BARENET_FAST", "0") not in ("", "0")
+    parser.add_argument("--fast", action="store_true", default=fast_default,
                         help="a shorter training run (seconds); also set by BARENET_FAST=1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         verdict = "passed" if max(errors.values()) <= tolerance else "FAILED"
         detail = ", ".join(f"{k} {v:.1e}" for k, v in errors.items())
         print(f"gradcheck {name:24s} {verdict:6s} ({detail})")
-    print("note: the bug hides at beta = 1 (where the forgotten factor is 1): check at generic values")
+    print("note: the bug hides at beta = 1, where the missing factor is 1: check generic values")
 
     acc, betas = train_with_swish(*((400, 40) if args.fast else (1000, 100)), rng=rng)
     print(f"two rings with Swish layers: test accuracy {acc:.4f}; learned beta of the first "

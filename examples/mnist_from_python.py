@@ -67,7 +67,8 @@ def plot(history: list[dict], cm: np.ndarray, acc: float, path: Path) -> None:
     ax.set_ylabel("cross-entropy")
     ax.set_xticks(epochs)
     twin = ax.twinx()
-    twin.plot(epochs, [h["val_acc"] for h in history], "s--", c="tab:green", label="validation accuracy")
+    twin.plot(epochs, [h["val_acc"] for h in history], "s--", c="tab:green",
+              label="validation accuracy")
     twin.set_ylabel("accuracy")
     ax.legend(loc="upper left")
     twin.legend(loc="upper right")
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "output"),
                         help="folder for the figure and weights (default: examples/output/)")
-    parser.add_argument("--fast", action="store_true", default=bool(os.environ.get("BARENET_FAST")),
+    fast_default = os.environ.get("BARENET_FAST", "0") not in ("", "0")
+    parser.add_argument("--fast", action="store_true", default=fast_default,
                         help="6000 training and 2000 test images, 2 epochs; also BARENET_FAST=1")
     parser.add_argument("--epochs", type=int, default=None, help="default 3 (2 with --fast)")
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> float:
         val_acc = accuracy(val_y, val_logits.argmax(axis=1))
         history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                             val_loss=val_loss, val_acc=val_acc, lr=lr))
-        print(f"epoch {epoch}/{epochs} (lr {lr:.4f}): train loss {train_loss:.4f} acc {train_acc:.4f} | "
+        print(f"epoch {epoch}/{epochs} (lr {lr:.4f}): "
+              f"train loss {train_loss:.4f} acc {train_acc:.4f} | "
               f"val loss {val_loss:.4f} acc {val_acc:.4f} ({time.perf_counter() - start:.1f} s)")
 
     # 4. Evaluation on the test set: accuracy, confusion matrix, the most confused pair.
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> float:
     off = cm - np.diag(np.diag(cm))
     t, p = np.unravel_index(off.argmax(), off.shape)
     recall = np.diag(cm) / np.maximum(cm.sum(axis=1), 1)
-    print(f"per-digit recall: " + " ".join(f"{d}:{r:.3f}" for d, r in enumerate(recall)))
+    print("per-digit recall: " + " ".join(f"{d}:{r:.3f}" for d, r in enumerate(recall)))
     print(f"most frequent mistake: {t} read as {p} ({off[t, p]} times)")
 
     # 5. Save the weights (plain arrays, no pickle) and load them into a fresh model.

@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "output"),
                         help="folder for the figure (default: examples/output/)")
-    parser.add_argument("--fast", action="store_true", default=bool(os.environ.get("BARENET_FAST")),
+    fast_default = os.environ.get("BARENET_FAST", "0") not in ("", "0")
+    parser.add_argument("--fast", action="store_true", default=fast_default,
                         help="less data and fewer epochs (seconds); also set by BARENET_FAST=1")
     parser.add_argument("--classes", type=int, default=3, help="number of spiral arms (>= 2)")
     parser.add_argument("--seed", type=int, default=0)
@@ -129,8 +130,9 @@ def main(argv: list[str] | None = None) -> float:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "multiclass_classification.png"
     plot(model, x_test, y_test, args.classes, acc, history, path)
-    print(f"{args.classes} spirals: {split} training / {len(x) - split} test points, {epochs} epochs, "
-          f"final training loss {history[-1]:.4f} (a uniform guess scores {np.log(args.classes):.4f})")
+    print(f"{args.classes} spirals: {split} training / {len(x) - split} test points, "
+          f"{epochs} epochs, final training loss {history[-1]:.4f} "
+          f"(a uniform guess scores {np.log(args.classes):.4f})")
     print(f"figure: {path}")
     print(f"test accuracy: {acc:.4f}")
     return acc

@@ -1,4 +1,5 @@
-"""The maths pages check themselves: every ```python block of docs/*.md runs, and every link resolves.
+"""The maths pages check themselves: every ```python block of docs/*.md runs, and every link
+resolves.
 
 The blocks of one page run in order in one namespace (like cells of a notebook), inside a temporary
 directory. Blocks hold their own ``assert`` statements, so a page whose numbers drift from the
@@ -63,5 +64,35 @@ def test_index_links_every_page() -> None:
 
 def test_maths_pages_link_their_implementation() -> None:
     lacking = [p.name for p in PAGES
-               if p.name not in ("index.md",) and "../src/barenet/" not in p.read_text(encoding="utf-8")]
+               if p.name != "index.md" and "../src/barenet/" not in p.read_text(encoding="utf-8")]
     assert not lacking, f"pages without a link to the implementing file: {lacking}"
+
+
+def test_math_is_written_the_way_github_renders_it() -> None:
+    """GitHub renders $...$ only on one line with no space inside the dollars, and drops the
+    backslash of \\{ before the maths sees it; $$ blocks sit on their own lines."""
+    problems = []
+    for page in PAGES:
+        in_code = in_math = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").split("\n"), 1):
+            where = f"{page.name}:{number}"
+            if line.startswith("```"):
+                in_code = not in_code
+                continue
+            if in_code:
+                continue
+            if line.strip() == "$$":
+                in_math = not in_math
+                continue
+            if "\\{" in line or "\\}" in line:
+                problems.append(f"{where}: use \\lbrace/\\rbrace, not \\{{ \\}}")
+            if in_math:
+                continue
+            segments = re.sub(r"`[^`]*`", "", line).split("$")
+            if len(segments) % 2 == 0:
+                problems.append(f"{where}: inline $...$ spans lines")
+            problems += [f"{where}: space inside $...$: {s!r}" for s in segments[1::2]
+                         if s != s.strip()]
+        if in_math:
+            problems.append(f"{page.name}: unclosed $$ block")
+    assert not problems, "\n".join(problems)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from barenet import tune
+from barenet import study, tune
 from barenet.errors import ConfigError, TrainingDiverged
 
 
@@ -37,8 +37,8 @@ def test_bad_params(params, search, match):
 
 
 def test_redact_hides_only_the_password():
-    assert tune.redact("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
-    assert tune.redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+    assert study.redact("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert study.redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
 
 
 def test_sweep_picks_the_best_and_records_divergence(monkeypatch, tmp_path):
@@ -57,7 +57,7 @@ def test_sweep_picks_the_best_and_records_divergence(monkeypatch, tmp_path):
 
 
 def test_best_config_is_a_complete_train_config():
-    from barenet.train.config import read_config_file, resolve_config
+    from barenet.train.config import resolve_config
 
     res = {"best": {"params": {"lr": 0.2}, "config": {"epochs": 1, "lr": 0.2,
                                                       "limit_train": 300, "data_dir": "/x"}}}
@@ -72,26 +72,26 @@ def test_search_in_process_continues_and_checks_settings(monkeypatch, tmp_path):
     pytest.importorskip("optuna")
     monkeypatch.setattr(tune, "train_trial", _fake_train)
     base = {"epochs": 1, "seed": 0}
-    res = tune.search(base, ["lr", "optimizer"], 3, tmp_path)
+    res = study.search(base, ["lr", "optimizer"], 3, tmp_path)
     assert len(res["trials"]) == 3 and res["mode"] == "optuna"
     assert res["storage"].startswith("sqlite:///") and res["study"] == f"barenet-{tmp_path.name}"
     assert all(set(t["params"]) == {"lr", "optimizer"} for t in res["trials"])
     best = max((t for t in res["trials"] if t["value"] is not None), key=lambda t: t["value"])
     assert res["best"]["number"] == best["number"]
-    res = tune.search(base, ["lr", "optimizer"], 5, tmp_path)   # continues: 3 -> 5
+    res = study.search(base, ["lr", "optimizer"], 5, tmp_path)   # continues: 3 -> 5
     assert [t["number"] for t in res["trials"]] == [0, 1, 2, 3, 4]
-    assert len(tune.search(base, ["lr", "optimizer"], 5, tmp_path)["trials"]) == 5  # done
+    assert len(study.search(base, ["lr", "optimizer"], 5, tmp_path)["trials"]) == 5  # done
     with pytest.raises(ConfigError, match="started with other settings"):
-        tune.search({**base, "epochs": 2}, ["lr", "optimizer"], 6, tmp_path)
+        study.search({**base, "epochs": 2}, ["lr", "optimizer"], 6, tmp_path)
 
 
 def test_missing_optuna_gives_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(ConfigError, match=r'pip install "barenet\[tune\]"'):
-        tune.import_optuna()
+        study.import_optuna()
 
 
 def test_bad_storage_url_is_one_clear_error(tmp_path):
     pytest.importorskip("optuna")
     with pytest.raises(ConfigError, match="cannot open storage|needs a driver"):
-        tune.open_storage("nosuchdb://user:pw@host/x")
+        study.open_storage("nosuchdb://user:pw@host/x")

@@ -61,17 +61,38 @@ def test_cnn_shows_maps_then_dense_and_nested_sequentials_are_walked(rng) -> Non
     p = Predictor(fake_run(model, False))
     doc = p.predict(digit(rng))
     acts = doc["activations"]
-    assert list(acts) == ["1 ReLU", "2 MaxPool2d", "4.1 ReLU"]
-    relu = acts["1 ReLU"]
-    assert relu["kind"] == "maps" and relu["full_shape"] == [20, 26, 26]
-    assert relu["shape"] == [16, 13, 13]  # 16 of 20 maps, pooled 2x2 to fit 4096 numbers
-    assert acts["2 MaxPool2d"]["shape"] == [16, 13, 13] and acts["2 MaxPool2d"]["label"] == "MaxPool2d"
+    assert list(acts) == ["2 MaxPool2d", "4.1 ReLU"]  # one per block; Flatten skipped
+    maps = acts["2 MaxPool2d"]
+    assert maps["kind"] == "maps" and maps["full_shape"] == [20, 13, 13]
+    assert maps["shape"] == [16, 13, 13]  # the first 16 of 20 maps
+    assert maps["label"] == "Conv2d → ReLU → MaxPool2d"
     assert acts["4.1 ReLU"]["kind"] == "dense" and acts["4.1 ReLU"]["shape"] == [32]
+    assert acts["4.1 ReLU"]["label"] == "Linear → ReLU"
     w = p.weights()
     assert w["kind"] == "conv" and w["shape"] == [20, 3, 3] and w["count"] == 20
     layers = p.describe()
     assert [d["output_shape"] for d in layers][:3] == [[20, 26, 26], [20, 26, 26], [20, 13, 13]]
     assert sum(d["parameters"] for d in layers) == model.num_parameters()
+
+
+def test_blocks_of_a_deeper_cnn(rng) -> None:
+    """Conv/BN/ReLU blocks, pooling after BN, dropout and flatten before the classifier."""
+    from barenet.nn.conv import Conv2d
+    from barenet.nn.dropout import Dropout
+    from barenet.nn.norm import BatchNorm1d, BatchNorm2d
+    from barenet.nn.pooling import MaxPool2d
+    from barenet.nn.shape import Flatten
+
+    model = nn.Sequential(Conv2d(1, 4, 3, padding=1, rng=rng), BatchNorm2d(4), ReLU(),
+                          Conv2d(4, 8, 3, padding=1, rng=rng), BatchNorm2d(8), MaxPool2d(2),
+                          ReLU(), Flatten(), Dropout(0.3), nn.Linear(8 * 14 * 14, 16, rng=rng),
+                          BatchNorm1d(16), ReLU(), Dropout(0.3), nn.Linear(16, 10, rng=rng))
+    doc = Predictor(fake_run(model, False)).predict(digit(rng))
+    got = {k: (v["label"], v["full_shape"]) for k, v in doc["activations"].items()}
+    assert got == {"2 ReLU": ("Conv2d → BatchNorm2d → ReLU", [4, 28, 28]),
+                   "6 ReLU": ("Conv2d → BatchNorm2d → MaxPool2d → ReLU", [8, 14, 14]),
+                   "11 ReLU": ("Linear → BatchNorm1d → ReLU", [16])}
+    assert doc["activations"]["2 ReLU"]["shape"] == [4, 28, 28]  # small enough: not pooled
 
 
 def test_summarize_limits_and_pools() -> None:

@@ -79,7 +79,9 @@ def is_tty(stream: TextIO) -> bool:
 
 def pct(x: float | None, digits: int = 2) -> str:
     """0.98312 -> '98.31%'; None -> '-'."""
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}%"
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{100 * x:.{digits}f}%"
 
 
 def seconds(s: float) -> str:

@@ -96,7 +96,7 @@ def base_config(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import tune
+    from .. import study, tune
 
     for name in ("epochs", "jobs", "trials", "limit_train"):
         value = getattr(args, name)
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--values is for a sweep; a search (--trials) draws its own values")
         params = _drop_inapplicable(params, base)
         try:
-            results = tune.search(base, params, args.trials, out, jobs=args.jobs,
+            results = study.search(base, params, args.trials, out, jobs=args.jobs,
                                   storage=args.storage, study_name=args.study, progress=print)
         except KeyboardInterrupt:
             print("interrupted: the finished trials are kept in the study; run the same "

@@ -1,4 +1,4 @@
-"""Named architectures, built from a small JSON-able spec such as ``{"name": "mlp", "hidden": 200}``.
+"""Named architectures, built from a small JSON-able spec like ``{"name": "mlp", "hidden": 200}``.
 
 The spec is what a run's config.json stores, so a checkpoint can rebuild its model:
 ``build_model(spec, rng)``. ``default_spec(name)`` gives every setting of a model;

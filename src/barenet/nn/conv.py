@@ -42,6 +42,7 @@ class Conv2d(Module):
         bound = 1.0 / math.sqrt(init.fans(shape)[0])
         self.bias = Parameter(init.uniform((self.out_channels,), bound, gen, dtype)) if bias else None
         self._cache: tuple | None = None
+        self._workspace: dict[str, np.ndarray] = {}
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         """(Ho, Wo) for an (H, W) input."""
@@ -60,12 +61,12 @@ class Conv2d(Module):
         xw = pad_work(to_work(x), self.padding)                     # (C, Hp, Wp, N)
         k = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         w2 = self.weight.data.reshape(self.out_channels, k)
-        if self.bias is None:
-            cols = im2col(xw, self.kernel_size, self.stride)        # (K, Ho*Wo*N)
-        else:  # a last row of ones carries the bias through the same matrix products
-            cols = np.empty((k + 1, ho * wo * n), dtype=xw.dtype)
-            im2col(xw, self.kernel_size, self.stride, out=cols[:k])
-            cols[k] = 1
+        rows = k if self.bias is None else k + 1
+        cols, fresh = self._scratch("cols", (rows, ho * wo * n), xw.dtype)  # (K [+ 1], Ho*Wo*N)
+        im2col(xw, self.kernel_size, self.stride, out=cols[:k])
+        if self.bias is not None:  # a last row of ones carries the bias through the products
+            if fresh:
+                cols[k] = 1
             w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
         y = w2 @ cols                                               # (C_out, Ho*Wo*N)
         self._cache = (cols, xw.shape, (h, w))
@@ -80,10 +81,22 @@ class Conv2d(Module):
         self.weight.grad += dw[:, :k].reshape(self.weight.shape)
         if self.bias is not None:
             self.bias.grad += dw[:, k]
-        dcols = self.weight.data.reshape(self.out_channels, k).T @ g2
+        w2t = self.weight.data.reshape(self.out_channels, k).T
+        dcols, _ = self._scratch("dcols", (k, g2.shape[1]), np.result_type(w2t, g2))
+        np.matmul(w2t, g2, out=dcols)                               # (K, Ho*Wo*N)
         dxw = col2im(dcols, padded_shape, self.kernel_size, self.stride)  # (C, Hp, Wp, N)
         ph, pw = self.padding
         return from_work(dxw[:, ph:ph + h, pw:pw + w])
+
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, bool]:
+        """A work array kept between calls (and whether it is new): large arrays allocated
+        afresh each step cost page faults that take as long as filling them. Only ever holds
+        data internal to one forward/backward pair; outputs are always new arrays."""
+        buf = self._workspace.get(name)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf, False
+        buf = self._workspace[name] = np.empty(shape, dtype=dtype)
+        return buf, True
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -42,31 +42,42 @@ def layer_chain(model: Module) -> list[tuple[str, Module]] | None:
     return chain
 
 
-def _has_params(layer: Module) -> bool:
-    return bool(layer.parameters())
+PASSTHROUGH = {"Flatten", "Unflatten", "Dropout", "Dropout2d", "Identity"}
+
+
+def _weighted(layer: Module) -> bool:
+    """A layer that starts a block: it has parameters and is not a normalisation."""
+    return bool(layer.parameters()) and "Norm" not in type(layer).__name__
+
+
+def _passthrough(layer: Module, before: np.ndarray, after: np.ndarray) -> bool:
+    """A layer that only moves numbers around at inference: dropout, identity, a reshape."""
+    return type(layer).__name__ in PASSTHROUGH or (
+        not layer.parameters() and before.size == after.size and before.shape != after.shape)
 
 
 def shown_layers(chain: list[tuple[str, Module]], x: np.ndarray,
                  outs: list[np.ndarray]) -> list[tuple[int, str]]:
-    """Which outputs to show, as (index, label), given the model's input ``x`` and each layer's
-    output: skip the logits, a layer followed by a parameter-free shape-preserving one (an
-    activation, dropout, a norm: show after it) and pure reshapes (Flatten). The label names the
-    merged chain, e.g. ``Linear → ReLU``."""
+    """Which outputs to show, as (index, label): one per block, a block being a weighted layer
+    (Linear, Conv2d) with what follows it up to the next weighted layer (norm, activation,
+    pooling). A block's output is its last layer's, ignoring dropout and reshapes (so conv
+    maps keep their shape); the block producing the logits is not shown. The label names
+    the block's layers, e.g. ``Conv2d → MaxPool2d → ReLU``."""
+    def skip(i: int) -> bool:
+        return _passthrough(chain[i][1], outs[i - 1] if i else x, outs[i])
+
     picked: list[tuple[int, str]] = []
-    pending: list[str] = []
-    for i, (_, layer) in enumerate(chain[:-1]):
-        kind = type(layer).__name__
-        before = outs[i - 1] if i else x
-        if not _has_params(layer) and before.size == outs[i].size and before.shape != outs[i].shape:
-            continue  # a reshape: the same numbers as the layer before
-        pending.append(kind)
-        nxt, nxt_out = chain[i + 1][1], outs[i + 1]
-        elementwise = nxt_out.shape == outs[i].shape and (
-            not _has_params(nxt) or "Norm" in type(nxt).__name__)
-        if elementwise and i + 1 < len(chain) - 1:
+    start = 0
+    for j, (_, layer) in enumerate(chain):
+        if j == 0 or not _weighted(layer):
             continue
-        picked.append((i, " → ".join(pending)))
-        pending = []
+        k = j - 1
+        while k > start and skip(k):
+            k -= 1
+        names = [type(chain[i][1]).__name__ for i in range(start, k + 1) if not skip(i)]
+        if names and not skip(k):
+            picked.append((k, " → ".join(names)))
+        start = j
     return picked
 
 

@@ -25,11 +25,11 @@ from ..data.transforms import Normalize
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models import build_model, model_input
 from ..nn.module import Module
-from .checkpoint import CONFIG, FORMAT_VERSION, WEIGHTS, Run, load_config, save_run
+from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, save_run
 from .config import HYPERPARAMETERS, flat_from_run_config, resolve_config
 from .evaluate import predict_logits, summarize
 from .fileio import atomic_write_json
-from .resume import load_training_state, read_trainer_json, save_training_state
+from .resume import load_training_state, read_resume_state, save_training_state
 from .trainer import Callback, Trainer
 
 
@@ -198,7 +198,7 @@ def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
     result is identical to an uninterrupted run with the same seed."""
     run_dir = Path(run_dir)
     rc = load_config(run_dir)
-    state = read_trainer_json(run_dir)
+    state, _ = read_resume_state(run_dir)
     if state.get("finished") and rc.get("test_accuracy") is not None:
         raise ConfigError(f"{run_dir}: training already finished ({state['epoch']} epochs, test "
                           f"accuracy {rc['test_accuracy']:.4f}); nothing to resume")

@@ -5,10 +5,9 @@ A run directory holds::
     config.json     format_version, barenet_version, model (spec), dataset, preprocessing
                     (Normalize.to_dict()), hyperparameters, seed, classes, test_accuracy, ...
     weights.npz     the model to use (the best epoch by validation accuracy)
-    last.npz        the weights after the last completed epoch          } resume state,
-    optimizer.npz   the optimizer's arrays                               } see trainer.py
-    trainer.json    epoch, history, best metrics, generator and scheduler states
     metrics.csv     one row per epoch
+    trainer.json    progress: epoch, history, best epoch (for people and tools)
+    resume.npz      everything ``barenet train --resume`` needs, in one file (see resume.py)
 
 Every file is written atomically. ``load_run`` checks the format version and every weight's
 name, shape and dtype against the model the spec builds before using anything.
@@ -29,9 +28,9 @@ from ..nn.module import Module
 from .fileio import atomic_save_npz, atomic_write_json, read_json, read_npz
 
 FORMAT_VERSION = 1
-CONFIG, WEIGHTS, LAST, OPTIMIZER, TRAINER, METRICS = (
-    "config.json", "weights.npz", "last.npz", "optimizer.npz", "trainer.json", "metrics.csv")
+CONFIG, WEIGHTS, TRAINER, METRICS = "config.json", "weights.npz", "trainer.json", "metrics.csv"
 EVAL_BATCH = 1000
+OPTIONAL_SUFFIX = "num_batches_tracked"
 
 
 def save_weights(path: str | os.PathLike, state: dict[str, np.ndarray]) -> Path:
@@ -62,8 +61,9 @@ def weight_problems(arrays: dict[str, np.ndarray], model: Module) -> list[str]:
     wrong shape, wrong dtype, non-finite values. Empty when they fit."""
     own = model.state_dict()
     problems = []
-    missing = [k for k in own if k not in arrays]
-    unexpected = [k for k in arrays if k not in own]
+    # BatchNorm's batch counter is optional both ways, as in load_state_dict (and PyTorch).
+    missing = [k for k in own if k not in arrays and not k.endswith(OPTIONAL_SUFFIX)]
+    unexpected = [k for k in arrays if k not in own and not k.endswith(OPTIONAL_SUFFIX)]
     if missing:
         problems.append("missing " + ", ".join(missing))
     if unexpected:
@@ -206,6 +206,9 @@ def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
         normalize = Normalize.from_dict(config["preprocessing"])
     except BarenetError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a builder choking on a damaged spec
+        raise CheckpointError(f"{path}: cannot build the model {config['model']} "
+                              f"({type(exc).__name__}: {exc})") from None
     if model_input(config["model"]) == "flat" and not normalize.flatten:
         raise CheckpointError(f"{path}: model {config['model']['name']!r} takes flat input but "
                               "preprocessing has flatten=false")
@@ -214,6 +217,6 @@ def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
     return Run(run_dir, config, model, normalize)
 
 
-__all__ = ["CONFIG", "FORMAT_VERSION", "LAST", "METRICS", "OPTIMIZER", "Run", "TRAINER",
+__all__ = ["CONFIG", "FORMAT_VERSION", "METRICS", "Run", "TRAINER",
            "WEIGHTS", "check_format_version", "load_config", "load_run", "load_weights_into",
            "save_run", "save_weights", "weight_problems"]

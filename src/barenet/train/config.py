@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, ConfigError
-from ..models import get_entry, resolve_spec
+from ..models import build_model, get_entry, resolve_spec
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
@@ -119,6 +119,7 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     if config["hidden"] is not None:
         spec["hidden"] = config["hidden"]
     config["spec"] = resolve_spec(spec)
+    build_model(config["spec"], rng=0)  # check the settings' values now, before any data
     config["model"] = config["spec"]["name"]
     config["hidden"] = config["spec"].get("hidden")
     _choice(config, "optimizer", OPTIMIZERS)

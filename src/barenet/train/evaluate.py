@@ -1,4 +1,5 @@
-"""Evaluation in eval mode, in batches of 1000: loss, accuracy, confusion matrix, per-class scores."""
+"""Evaluation in eval mode, in batches of 1000: loss, accuracy, confusion matrix, per-class
+scores."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence

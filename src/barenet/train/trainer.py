@@ -132,7 +132,9 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         while not self.done:
-            record = self._run_epoch(self.state.epoch + 1)
+            # Overflow is caught as a non-finite loss below, with a clear message.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                record = self._run_epoch(self.state.epoch + 1)
             self._finish_epoch(record)
             if self.checkpoint is not None:
                 self.checkpoint(self)

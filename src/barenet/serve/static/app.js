@@ -329,8 +329,11 @@ async function loadWeights() {
     c.title = `${w.kind === "conv" ? "filter" : "unit"} ${i}`;
     box.appendChild(c);
   }
-  const more = w.count > n ? ` Showing ${n} of ${w.count} ${w.kind === "conv" ? "filters" : "units"}.` : "";
-  $("weights-note").append(` Layer ${w.layer}.${more}`);
+  const what = w.kind === "conv" ? "filters" : "units";
+  const shown = w.count > n ? `the first ${n} of its ${w.count} ${what}` : `its ${w.count} ${what}`;
+  $("weights-note").textContent = w.kind === "conv"
+    ? `Layer ${w.layer}: ${shown}, each a ${h}×${wd} pattern it slides over the picture (averaged over input channels).`
+    : `Layer ${w.layer}: ${shown}, each drawn as the 28×28 pattern of its input weights.`;
 }
 
 // ---- buttons and keys ----------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""`barenet evaluate` run for real: tables, --json, and bad run directories."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from barenet.cli.main import main
+from barenet.train import train_model
+from barenet.train.checkpoint import FORMAT_VERSION
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "run"
+    result = train_model({"limit_train": 600, "limit_test": 300, "epochs": 2, "hidden": 32,
+                          "batch_size": 50}, out, plots=False)
+    return out, result
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    dst = tmp_path / "run"
+    shutil.copytree(trained[0], dst)
+    return dst
+
+
+def snapshot(run):
+    return {p.name: p.read_bytes() for p in run.iterdir()}
+
+
+def one_error_line(capsys, rc):
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("barenet: error: "), err
+    return lines[0]
+
+
+def test_json_has_the_documented_keys_and_matches_training(trained, capsys):
+    run, result = trained
+    assert main(["evaluate", str(run), "--json", "--limit", "300", "--no-plots"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "loss", "confusion_matrix", "per_class", "n", "dataset", "split",
+            "run"} <= set(out)
+    assert out["accuracy"] == pytest.approx(result.test_accuracy)
+    assert out["loss"] == pytest.approx(result.test_loss)
+    cm = np.array(out["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == out["n"] == 300
+    assert np.trace(cm) / 300 == pytest.approx(out["accuracy"])
+    assert [c["class"] for c in out["per_class"]] == [str(i) for i in range(10)]
+    assert sum(c["support"] for c in out["per_class"]) == 300
+    assert out["dataset"] == "mnist" and out["split"] == "test"
+
+
+def test_tables(trained, capsys):
+    assert main(["evaluate", str(trained[0]), "--limit", "200", "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    for words in ("accuracy", "confusion matrix", "precision", "recall", "f1", "support",
+                  "macro avg", "200 images"):
+        assert words in out
+
+
+def test_full_test_set_draws_figures_without_failing(run_copy, capsys):
+    assert main(["evaluate", str(run_copy)]) == 0
+    captured = capsys.readouterr()
+    assert "10000 images" in captured.out
+    assert "Traceback" not in captured.err
+
+
+def _config(run, **changes):
+    cfg = json.loads((run / "config.json").read_text())
+    cfg.update(changes)
+    (run / "config.json").write_text(json.dumps(cfg))
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda r: _config(r, format_version=FORMAT_VERSION + 1), "made by a newer barenet"),
+    (lambda r: (r / "config.json").write_text("{"), "config.json: invalid JSON"),
+    (lambda r: (r / "config.json").unlink(), "config.json: missing"),
+    (lambda r: (r / "weights.npz").write_bytes(b"\x00" * 10), "weights.npz: corrupt"),
+    (lambda r: _config(r, model={"name": "mlp", "hidden": 31}), "does not match the model"),
+])
+def test_bad_run_dirs_one_line_nothing_overwritten(run_copy, capsys, damage, words):
+    damage(run_copy)
+    before = snapshot(run_copy)
+    line = one_error_line(capsys, main(["evaluate", str(run_copy)]))
+    assert words in line and str(run_copy) in line
+    assert snapshot(run_copy) == before
+
+
+def test_missing_run_dir(tmp_path, capsys):
+    line = one_error_line(capsys, main(["evaluate", str(tmp_path / "nope")]))
+    assert "nope: no such run directory" in line
+
+
+def test_a_file_instead_of_a_run_dir(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    line = one_error_line(capsys, main(["evaluate", str(tmp_path / "file")]))
+    assert "not a directory" in line
+
+
+def test_unknown_dataset(trained, capsys):
+    line = one_error_line(capsys, main(["evaluate", str(trained[0]), "--dataset", "svhn"]))
+    assert "unknown dataset 'svhn'" in line
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "examples:" in capsys.readouterr().out

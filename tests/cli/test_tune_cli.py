@@ -1,0 +1,124 @@
+"""``barenet tune`` for real: a sweep, and an Optuna study shared by two processes that
+survives Ctrl-C and continues when the command is run again."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from barenet.cli.main import main
+
+FAST = ["--limit-train", "300", "--epochs", "1", "--batch-size", "32"]
+
+
+def assert_png(path: Path) -> None:
+    from PIL import Image
+
+    assert path.is_file() and path.stat().st_size > 1000
+    with Image.open(path) as im:
+        assert im.format == "PNG" and min(im.size) >= 200
+        assert np.asarray(im.convert("L"), dtype=np.float64).std() > 5
+
+
+def test_sweep_in_two_processes_then_train_with_best(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sweep"
+    assert main(["tune", *FAST, "--values", "0.003", "0.1", "--jobs", "2",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "lr=0.1: val acc" in text and "train with it: barenet train --config" in text
+    res = json.loads((out / "results.json").read_text())
+    assert res["mode"] == "sweep" and res["param"] == "lr"
+    assert [t["params"]["lr"] for t in res["trials"]] == [0.003, 0.1]
+    assert all(t["state"] == "COMPLETE" and 0 <= t["value"] <= 1 for t in res["trials"])
+    assert res["best"]["value"] == max(t["value"] for t in res["trials"])
+    assert_png(out / "accuracy_vs_lr.png")
+    best = json.loads((out / "best.json").read_text())
+    assert best["lr"] == res["best"]["params"]["lr"] and best["epochs"] == 1
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(out / "best.json"), "--limit-train", "300",
+                 "--no-plots", "--quiet", "--out", str(run)]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["hyperparameters"]["lr"] == best["lr"]
+
+
+def _study_trials(out: Path) -> list:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not (out / "study.db").exists():
+        return []
+    try:
+        study = optuna.load_study(study_name=f"barenet-{out.name}",
+                                  storage=f"sqlite:///{out / 'study.db'}")
+    except KeyError:  # not created yet
+        return []
+    return study.get_trials(deepcopy=False)
+
+
+def test_search_two_processes_share_a_study_that_survives_ctrl_c(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "barenet", "tune", "--trials", "40", "--jobs", "2",
+           "--param", "lr", "optimizer", *FAST, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = [t for t in _study_trials(out) if t.state.name == "COMPLETE"]
+            if len({t.user_attrs.get("pid") for t in done}) >= 2:
+                break
+            time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "run the same command again" in stderr
+    before = [t for t in _study_trials(out) if t.state.name == "COMPLETE"]
+    pids = {t.user_attrs["pid"] for t in before}
+    assert len(pids) == 2 and os.getpid() not in pids   # two worker processes, one study
+    target = len(before) + 1
+    argv = ["tune", "--trials", str(target), "--param", "lr", "optimizer", *FAST,
+            "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"{len(before)} finished trials, running 1 more" in text
+    res = json.loads((out / "results.json").read_text())
+    complete = [t for t in res["trials"] if t["state"] == "COMPLETE"]
+    assert len(complete) == target                      # the study grew by one trial
+    assert {t.number for t in before} < {t["number"] for t in complete}
+    assert res["best"]["value"] == max(t["value"] for t in complete)
+    best = json.loads((out / "best.json").read_text())
+    assert best["optimizer"] in ("sgd", "adam") and best["lr"] == res["best"]["params"]["lr"]
+    for name in ("history.png", "accuracy_vs_lr.png"):
+        assert_png(out / name)
+
+
+def test_missing_optuna_is_one_line_with_the_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert main(["tune", "--trials", "2", *FAST, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ['barenet: error: Optuna is not installed: pip install "barenet[tune]"']
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--param", "lr", "hidden"], "a sweep varies one parameter"),
+    (["--trials", "2", "--values", "0.1"], "--values is for a sweep"),
+    (["--storage", "sqlite:///x.db"], "need --trials"),
+    (["--val-split", "0"], "--val-split must be between 0 and 1"),
+    (["--param", "lr", "--values", "fast"], "takes float values")])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, argv, match):
+    assert main(["tune", *argv, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0]
