@@ -162,3 +162,14 @@ def test_resume_of_a_run_without_resume_state_is_a_checkpoint_error(tmp_path):
     (r.run_dir / RESUME).unlink()
     with pytest.raises(CheckpointError, match="resume.npz: missing"):
         resume_training(r.run_dir)
+
+
+def test_image_models_train_on_nchw_input_and_load_back(tmp_path):
+    r = train_model({"model": "lenet5", "limit_train": 200, "limit_test": 50, "epochs": 1,
+                     "batch_size": 50}, tmp_path / "r", plots=False)
+    assert r.config["preprocessing"]["flatten"] is False
+    run = load_run(tmp_path / "r")
+    assert run.input_kind == "image"
+    assert run.preprocess(np.zeros((2, 28, 28), np.uint8)).shape == (2, 1, 28, 28)
+    probs = run.predict_proba(np.zeros((2, 28, 28), np.uint8))
+    assert probs.shape == (2, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)

@@ -25,9 +25,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("run", metavar="RUN", help="run directory written by `barenet train`")
     parser.add_argument("--out", metavar="DIR", help="where to write the PNG files "
                         "(default: the run directory)")
-    parser.add_argument("--data-dir", metavar="D", help="where the dataset is")
+    parser.add_argument("--data-dir", metavar="D", help="where the dataset is (default: where "
+                        "the run was trained from, else the usual places)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="evaluate on the first N test images only (quick checks)")
     parser.set_defaults(func=run)
     return parser
+
+
+def data_dir(given: str | None, config: dict) -> str | None:
+    """--data-dir, else the directory the run was trained from if it still exists."""
+    saved = config.get("data_dir")
+    if given is None and isinstance(saved, str) and Path(saved).is_dir():
+        return saved
+    return given
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,13 +51,16 @@ def run(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ConfigError('plots need matplotlib: pip install "barenet[cli]"') from None
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     run_ = load_run(args.run)
-    test = load_dataset(run_.dataset, "test", data_dir=args.data_dir)
-    result = evaluate_run(run_, test)
+    test = load_dataset(run_.dataset, "test", data_dir=data_dir(args.data_dir, run_.config))
+    result = evaluate_run(run_, test, limit=args.limit)
     history = plots.read_metrics_csv(Path(args.run) / "metrics.csv")
     out = Path(args.out) if args.out else Path(args.run)
     written = plots.plot_run(out, history, result, run_, dataset=test)
-    print(f"test accuracy {result['accuracy']:.4f}; wrote {len(written)} figures:")
+    print(f"test accuracy {result['accuracy']:.4f} on {result['n']} images; "
+          f"wrote {len(written)} figures:")
     for path in written:
         print(f"  {path}")
     return 0

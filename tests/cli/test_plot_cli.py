@@ -1,0 +1,50 @@
+"""``barenet plot RUN`` for real, and the figures ``barenet train`` draws into a run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+from PIL import Image  # noqa: E402
+
+from barenet.cli.main import main  # noqa: E402
+from barenet.plots import RUN_PLOTS  # noqa: E402
+
+
+def assert_png(path: Path, min_side: int = 200) -> None:
+    assert path.is_file() and path.stat().st_size > 1000, path
+    with Image.open(path) as im:
+        assert im.format == "PNG" and min(im.size) >= min_side
+        assert np.asarray(im.convert("L"), dtype=np.float64).std() > 5, path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plot") / "run"
+    assert main(["train", "--limit-train", "1500", "--epochs", "2", "--limit-test", "400",
+                 "--hidden", "32", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_draws_the_figures_into_the_run(run_dir):
+    for name in RUN_PLOTS.values():
+        assert_png(run_dir / name)
+
+
+def test_plot_command_draws_everything_on_demand(run_dir, tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["plot", str(run_dir), "--out", str(out), "--limit", "500"]) == 0
+    text = capsys.readouterr().out
+    assert "on 500 images; wrote 5 figures" in text
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_PLOTS.values())
+    for name in RUN_PLOTS.values():
+        assert_png(out / name)
+        assert str(out / name) in text
+
+
+def test_plot_of_a_missing_run_is_one_line(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("barenet: error: ") and "nope" in err[0]
