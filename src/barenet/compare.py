@@ -17,11 +17,13 @@ from .errors import ConfigError
 
 TORCH_HINT = 'PyTorch is not installed: pip install "barenet[torch]"'
 
-#: What ``barenet compare`` trains unless told otherwise (constant learning rate, no schedule).
+#: What ``barenet compare`` trains unless told otherwise. Settings left None (batch size,
+#: optimizer, lr, momentum, weight decay) take ``barenet train``'s defaults for the model; the
+#: learning rate stays constant (no schedule).
 DEFAULTS: dict[str, Any] = {
-    "model": "mlp", "dataset": "mnist", "epochs": 3, "batch_size": 64, "lr": 0.1,
-    "optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "seed": 0,
-    "limit_train": None, "limit_test": None, "data_dir": None, "hidden": None,
+    "model": "mlp", "dataset": "mnist", "epochs": 3, "seed": 0, "batch_size": None,
+    "lr": None, "optimizer": None, "momentum": None, "weight_decay": None, "hidden": None,
+    "limit_train": None, "limit_test": None, "data_dir": None,
 }
 
 
@@ -130,22 +132,22 @@ _LAYERS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _optimizers(cfg: dict, bn_params: list, torch_params: Any) -> tuple[Any, Any]:
-    """The same optimizer with the same hyper-parameters for both libraries."""
-    from . import optim
+    """The same optimizer with the same hyper-parameters for both libraries, built the way
+    ``barenet train`` builds it (momentum is Adam's beta1)."""
+    from .train.api import make_optimizer
 
     torch = import_torch()
     name = str(cfg["optimizer"]).lower()
-    lr, wd = float(cfg["lr"]), float(cfg.get("weight_decay") or 0.0)
+    lr, m, wd = float(cfg["lr"]), float(cfg["momentum"]), float(cfg["weight_decay"])
+    ours = make_optimizer(name, bn_params, lr, m, wd)
     if name == "sgd":
-        kw = {"lr": lr, "momentum": float(cfg.get("momentum") or 0.0), "weight_decay": wd}
-        return optim.SGD(bn_params, **kw), torch.optim.SGD(torch_params, **kw)
-    table = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
-    if name not in table or not hasattr(optim, table[name]):
-        raise ConfigError(f"compare: unknown optimizer {cfg['optimizer']!r}; expected sgd, adam, "
-                          "adamw or rmsprop")
-    kw = {"lr": lr, "weight_decay": wd}
-    return (getattr(optim, table[name])(bn_params, **kw),
-            getattr(torch.optim, table[name])(torch_params, **kw))
+        theirs = torch.optim.SGD(torch_params, lr=lr, momentum=m, weight_decay=wd)
+    elif name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        theirs = cls(torch_params, lr=lr, betas=(m, 0.999), weight_decay=wd)
+    else:
+        theirs = torch.optim.RMSprop(torch_params, lr=lr, momentum=m, weight_decay=wd)
+    return ours, theirs
 
 
 def _evaluate_both(model: Any, tmodel: Any, loader: Any, torch: Any) -> tuple[float, float]:
@@ -173,15 +175,21 @@ def run_comparison(config: dict | None = None,
     from .data.datasets import load_dataset
     from .data.loader import DataLoader
     from .data.transforms import Normalize
-    from .models import build_model, default_spec, model_input
+    from .models import build_model, model_input
+
+    from .train.config import resolve_config
 
     torch = import_torch()
-    cfg = {**DEFAULTS, **{k: v for k, v in (config or {}).items() if v is not None}}
-    say = progress or (lambda msg: None)
-    spec = default_spec(cfg["model"])
-    if cfg.get("hidden") is not None and "hidden" in spec:
-        spec["hidden"] = cfg["hidden"]
+    given = {k: v for k, v in (config or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"compare: unknown setting(s) {', '.join(unknown)}")
+    full = resolve_config({**{k: v for k, v in DEFAULTS.items() if v is not None}, **given,
+                           "scheduler": "none"})
+    cfg = {k: full[k] for k in DEFAULTS}
+    spec = full["spec"]
     cfg["model_spec"] = spec
+    say = progress or (lambda msg: None)
     threads = numpy_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(int(cfg["seed"]))
@@ -295,8 +303,10 @@ def plot_comparison(result: dict, path: str | os.PathLike) -> Any:
     """comparison.png: per-batch training loss, per-epoch train loss, per-epoch accuracies."""
     from .plots import new_figure, save_figure
 
-    fig = new_figure(14, 4)
-    ax_b, ax_l, ax_a = fig.subplots(1, 3)
+    from matplotlib.ticker import MaxNLocator
+
+    fig = new_figure(18, 4)
+    ax_b, ax_d, ax_l, ax_a = fig.subplots(1, 4)
     styles = {"barenet": ("tab:blue", "-"), "pytorch": ("tab:orange", "--")}
     for lib, (color, ls) in styles.items():
         r = result[lib]
@@ -311,12 +321,20 @@ def plot_comparison(result: dict, path: str | os.PathLike) -> Any:
                   label=f"{lib} train")
         ax_a.plot(ep, [e["test_acc"] for e in r["epochs"]], "s", color=color, ls=":",
                   label=f"{lib} test")
+    diff = np.abs(np.subtract(result["barenet"]["batch_losses"],
+                              result["pytorch"]["batch_losses"], dtype=np.float64))
+    if diff.size:
+        ax_d.semilogy(np.arange(1, diff.size + 1), np.maximum(diff, 1e-9), ".", markersize=2)
+    ax_d.set(title="|barenet - PyTorch| batch loss", xlabel="batch", ylabel="difference")
     ax_b.set(title="training loss per batch (moving average)", xlabel="batch", ylabel="loss")
     ax_l.set(title="training loss per epoch", xlabel="epoch", ylabel="loss")
     ax_a.set(title="accuracy", xlabel="epoch", ylabel="accuracy")
     for ax in (ax_b, ax_l, ax_a):
-        ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+    for ax in (ax_l, ax_a):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (ax_b, ax_d, ax_l, ax_a):
+        ax.grid(True, alpha=0.3)
     cfg = result["config"]
     tb, tt = result["barenet"]["train_seconds"], result["pytorch"]["train_seconds"]
     fig.suptitle(f"{cfg['model']} on {cfg['dataset']} ({cfg['train_examples']} training images): "

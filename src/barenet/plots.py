@@ -55,6 +55,8 @@ def plot_history(history: Sequence[dict], path: str | os.PathLike,
     ``history``: per-epoch dicts with epoch, train_loss, train_acc, val_loss, val_acc (val may be
     missing or None).
     """
+    from matplotlib.ticker import MaxNLocator
+
     fig = new_figure(10, 4)
     ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = _column(history, "epoch") if history else np.array([])
@@ -67,6 +69,7 @@ def plot_history(history: Sequence[dict], path: str | os.PathLike,
                 name = "validation" if split == "val" else "train"
                 ax.plot(epochs, y, style, label=name, markersize=4)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     if test_accuracy is not None:
@@ -159,6 +162,7 @@ def plot_first_layer(model: Any, path: str | os.PathLike, max_tiles: int = 64) -
     if found is None:
         return None
     kind, tiles = found
+    total = len(tiles)
     tiles = tiles[:max_tiles]
     cols = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / cols)
@@ -170,7 +174,8 @@ def plot_first_layer(model: Any, path: str | os.PathLike, max_tiles: int = 64) -
         lim = float(np.abs(t).max()) or 1.0
         ax.imshow(t, cmap="seismic", vmin=-lim, vmax=lim, interpolation="nearest")
     what = "hidden units (input weights as 28x28)" if kind == "linear" else "convolution kernels"
-    fig.suptitle(f"first layer: {len(tiles)} {what}; red +, blue -", fontsize=10)
+    shown = f"{total}" if total == len(tiles) else f"first {len(tiles)} of {total}"
+    fig.suptitle(f"first layer: {shown} {what}; red +, blue -", fontsize=10)
     return save_figure(fig, path)
 
 

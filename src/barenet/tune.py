@@ -144,6 +144,8 @@ def _sweep_record(i: int, param: str, value: Any, out: dict, say: Progress) -> d
 
 def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
     """accuracy_vs_<param>.png for a sweep; history.png and accuracy_vs_lr.png for a search."""
+    from matplotlib.ticker import MaxNLocator
+
     from .plots import new_figure, save_figure
 
     out = Path(out_dir)
@@ -154,15 +156,14 @@ def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
     for param in params:
         fig = new_figure(6.5, 4.2)
         ax = fig.subplots()
-        xs = [t["params"][param] for t in rows]
-        numeric = all(isinstance(x, (int, float)) for x in xs)
-        order = np.argsort(xs) if numeric and results["mode"] == "sweep" else range(len(xs))
-        style = "o-" if results["mode"] == "sweep" else "o"
-        for key, label in (("value", "validation"), ("test_accuracy", "test")):
-            ys = [rows[i].get(key) for i in order]
-            ax.plot([xs[i] for i in order], [np.nan if y is None else y for y in ys], style,
-                    label=label, alpha=0.8)
-        if numeric and xs and min(xs) > 0 and max(xs) / min(xs) >= 10:
+        if results["mode"] == "sweep":
+            _draw_sweep(ax, results["trials"], param)
+        else:
+            groups = sorted({str(t["params"].get("optimizer", "")) for t in rows})
+            for g in groups:
+                sel = [t for t in rows if str(t["params"].get("optimizer", "")) == g]
+                ax.plot([t["params"][param] for t in sel], [t["value"] for t in sel], "o",
+                        alpha=0.8, label=f"{g} (validation)" if g else "validation")
             ax.set_xscale("log")
         ax.set(xlabel=param, ylabel="accuracy", title=f"accuracy vs {param}")
         ax.grid(True, alpha=0.3)
@@ -176,10 +177,29 @@ def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
         ax.plot(nums, vals, "o", label="trial")
         ax.plot(nums, np.maximum.accumulate(vals), "-", label="best so far")
         ax.set(xlabel="trial", ylabel="validation accuracy", title="optimisation history")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend()
         written.append(save_figure(fig, out / "history.png"))
     return written
+
+
+def _draw_sweep(ax: Any, trials: list[dict], param: str) -> None:
+    """Validation and test accuracy along the grid; diverged values as red crosses at 0."""
+    xs = [t["params"][param] for t in trials]
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+    order = sorted(range(len(xs)), key=lambda i: xs[i]) if numeric else range(len(xs))
+    ok = [i for i in order if trials[i].get("value") is not None]
+    for key, label in (("value", "validation"), ("test_accuracy", "test")):
+        ax.plot([xs[i] for i in ok], [trials[i].get(key) or np.nan for i in ok], "o-",
+                label=label, alpha=0.8)
+    bad = [i for i in order if trials[i].get("value") is None]
+    if bad:
+        ax.plot([xs[i] for i in bad], [0.0] * len(bad), "x", color="red", markersize=9,
+                label="diverged")
+    positive = numeric and xs and min(xs) > 0
+    if positive and (param in ("lr", "weight_decay") or max(xs) / min(xs) >= 10):
+        ax.set_xscale("log")
 
 
 def best_config(results: dict) -> dict | None:

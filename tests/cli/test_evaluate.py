@@ -1,5 +1,6 @@
 """`barenet evaluate` run for real: tables, --json, and bad run directories."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -109,3 +110,14 @@ def test_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="permissions do not stop root")
+def test_unreadable_run_dir(run_copy, capsys):
+    (run_copy / "config.json").chmod(0)
+    try:
+        line = one_error_line(capsys, main(["evaluate", str(run_copy)]))
+    finally:
+        (run_copy / "config.json").chmod(0o644)
+    assert "config.json: cannot read" in line

@@ -150,3 +150,36 @@ def test_bad_settings_are_rejected(kwargs):
 def test_repr_names_the_settings():
     assert repr(nn.Conv2d(1, 8, 3, padding=1)) == \
         "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=True)"
+
+
+def test_gradient_of_the_wrong_shape_is_rejected():
+    conv = nn.Conv2d(1, 2, 3)
+    conv(np.zeros((2, 1, 5, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"expected a gradient of shape \(2, 2, 3, 3\)"):
+        conv.backward(np.zeros((2, 2, 4, 4), dtype=np.float32))
+
+
+def test_training_reuses_work_arrays_and_eval_keeps_none(rng):
+    conv = nn.Conv2d(2, 3, 3, rng=0)
+    x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+    y1 = conv(x)
+    y2 = conv(x + 1)
+    assert not np.shares_memory(y1, y2)      # outputs are never reused
+    np.testing.assert_array_equal(y1, conv.eval()(x))
+    assert all(v is None for v in conv._workspace.values())
+
+
+def test_backward_params_only_gives_the_same_parameter_gradients(rng):
+    conv = nn.Conv2d(1, 3, 3, padding=1, rng=0).astype(np.float64)
+    x = rng.standard_normal((2, 1, 6, 6))
+    g = rng.standard_normal((2, 3, 6, 6))
+    conv(x)
+    conv.backward(g)
+    full = [p.grad.copy() for p in conv.parameters()]
+    conv.zero_grad()
+    conv(x)
+    assert conv.backward_params_only(g) is None
+    for a, p in zip(full, conv.parameters()):
+        np.testing.assert_array_equal(a, p.grad)
+    with pytest.raises(RuntimeError, match="before forward"):
+        nn.Conv2d(1, 2, 3).backward_params_only(g)

@@ -124,3 +124,12 @@ def test_bad_settings_are_rejected(kind, kwargs):
     cls = POOLS[kind][0]
     with pytest.raises((ValueError, TypeError), match=cls.__name__):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("k, s", [(2, None), (3, 2)])
+def test_gradient_of_the_wrong_shape_is_rejected(kind, k, s):
+    layer = POOLS[kind][0](k, s)
+    layer(np.zeros((2, 3, 8, 8)))
+    with pytest.raises(ValueError, match="expected a gradient of shape"):
+        layer.backward(np.zeros((2, 3, 5, 5)))

@@ -14,14 +14,14 @@ import pytest
 
 from barenet.serve import make_server
 
-TRAIN = {"dataset": "mnist", "model": "mlp", "hidden": 64, "epochs": 3, "limit_train": 10000,
+TRAIN = {"dataset": "mnist", "model": "mlp", "hidden": 64, "epochs": 2, "limit_train": 8000,
          "limit_test": 2000, "seed": 0}
 
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory) -> Path:
     """A run directory written by the training API: a small MLP trained for a few seconds on
-    10,000 images of the embedded MNIST."""
+    8,000 images of the embedded MNIST."""
     from barenet.train.api import train_model
 
     out = tmp_path_factory.mktemp("serve") / "run"

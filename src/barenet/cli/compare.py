@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError
+from .common import int_list
 
 DESCRIPTION = """\
 Train one architecture twice, in barenet and in PyTorch (the optional extra `torch`), with the
@@ -32,21 +33,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=D["model"], help=f"architecture (default: {D['model']})")
-    parser.add_argument("--hidden", type=int, help="hidden units, for models that have them")
+    parser.add_argument("--hidden", type=int_list, metavar="N[,N...]",
+                        help="hidden width(s), for models that have them")
     parser.add_argument("--dataset", default=D["dataset"],
                         help=f"mnist or fashion-mnist (default: {D['dataset']})")
     parser.add_argument("--epochs", type=int, default=D["epochs"],
                         help=f"epochs (default: {D['epochs']})")
-    parser.add_argument("--batch-size", type=int, default=D["batch_size"],
-                        help=f"batch size (default: {D['batch_size']})")
-    parser.add_argument("--lr", type=float, default=D["lr"],
-                        help=f"learning rate (default: {D['lr']})")
-    parser.add_argument("--optimizer", default=D["optimizer"],
-                        help=f"sgd, adam, adamw or rmsprop (default: {D['optimizer']})")
-    parser.add_argument("--momentum", type=float, default=D["momentum"],
-                        help=f"SGD momentum (default: {D['momentum']})")
-    parser.add_argument("--weight-decay", type=float, default=D["weight_decay"],
-                        help="L2 weight decay (default: 0)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: barenet train's "
+                        "for the model, 64 for mlp)")
+    parser.add_argument("--lr", type=float, help="learning rate, constant (default: barenet "
+                        "train's for the model and optimizer, 0.05 for mlp)")
+    parser.add_argument("--optimizer", help="sgd, adam, adamw or rmsprop (default: the model's, "
+                        "sgd for mlp)")
+    parser.add_argument("--momentum", type=float,
+                        help="SGD/RMSprop momentum, Adam's beta1 (default: 0.9 for sgd)")
+    parser.add_argument("--weight-decay", type=float, help="L2 penalty (default: barenet "
+                        "train's, 5e-4 for sgd)")
     parser.add_argument("--seed", type=int, default=D["seed"], help="seed (default: 0)")
     parser.add_argument("--limit-train", type=int, metavar="N",
                         help="train on the first N training images only")

@@ -42,7 +42,7 @@ class Conv2d(Module):
         bound = 1.0 / math.sqrt(init.fans(shape)[0])
         self.bias = Parameter(init.uniform((self.out_channels,), bound, gen, dtype)) if bias else None
         self._cache: tuple | None = None
-        self._workspace: dict[str, np.ndarray] = {}
+        self._workspace: dict[str, np.ndarray | None] = {}
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         """(Ho, Wo) for an (H, W) input."""
@@ -69,18 +69,14 @@ class Conv2d(Module):
                 cols[k] = 1
             w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
         y = w2 @ cols                                               # (C_out, Ho*Wo*N)
-        self._cache = (cols, xw.shape, (h, w))
+        self._cache = (cols, xw.shape, (h, w), (n, self.out_channels, ho, wo))
         return from_work(y.reshape(self.out_channels, ho, wo, n))
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        self._require_cache(self._cache)
-        cols, padded_shape, (h, w) = self._cache
-        g2 = to_work(grad_out).reshape(self.out_channels, -1)      # (C_out, Ho*Wo*N)
-        dw = g2 @ cols.T                                            # (C_out, K [+ 1])
-        k = self.weight.data[0].size
-        self.weight.grad += dw[:, :k].reshape(self.weight.shape)
-        if self.bias is not None:
-            self.bias.grad += dw[:, k]
+        """grad_out (N, C_out, Ho, Wo) -> dL/dx (N, C_in, H, W); accumulates weight/bias grads."""
+        g2 = self._param_grads(grad_out)
+        cols, padded_shape, (h, w), _ = self._cache
+        k = cols.shape[0] - (self.bias is not None)
         w2t = self.weight.data.reshape(self.out_channels, k).T
         dcols, _ = self._scratch("dcols", (k, g2.shape[1]), np.result_type(w2t, g2))
         np.matmul(w2t, g2, out=dcols)                               # (K, Ho*Wo*N)
@@ -88,14 +84,33 @@ class Conv2d(Module):
         ph, pw = self.padding
         return from_work(dxw[:, ph:ph + h, pw:pw + w])
 
+    def backward_params_only(self, grad_out: np.ndarray) -> None:
+        """Weight and bias gradients only: skips dL/dx (a matrix product and col2im)."""
+        self._param_grads(grad_out)
+
+    def _param_grads(self, grad_out: np.ndarray) -> np.ndarray:
+        """Accumulate dW and db; return the gradient as a (C_out, Ho*Wo*N) matrix."""
+        self._require_cache(self._cache)
+        cols, _, _, out_shape = self._cache
+        self._check_grad(grad_out, out_shape)
+        g2 = to_work(grad_out).reshape(self.out_channels, -1)      # (C_out, Ho*Wo*N)
+        dw = g2 @ cols.T                                            # (C_out, K [+ 1])
+        k = self.weight.data[0].size
+        self.weight.grad += dw[:, :k].reshape(self.weight.shape)
+        if self.bias is not None:
+            self.bias.grad += dw[:, k]
+        return g2
+
     def _scratch(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, bool]:
-        """A work array kept between calls (and whether it is new): large arrays allocated
-        afresh each step cost page faults that take as long as filling them. Only ever holds
-        data internal to one forward/backward pair; outputs are always new arrays."""
+        """A work array (and whether it is new) that training reuses from step to step: large
+        arrays allocated afresh each step cost page faults that take as long as filling them.
+        It only ever holds data internal to one forward/backward pair (outputs are always new
+        arrays); in eval mode nothing is kept, so odd-sized inference batches hold no memory."""
         buf = self._workspace.get(name)
-        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+        if buf is not None and buf.shape == shape and buf.dtype == dtype and self.training:
             return buf, False
-        buf = self._workspace[name] = np.empty(shape, dtype=dtype)
+        buf = np.empty(shape, dtype=dtype)
+        self._workspace[name] = buf if self.training else None
         return buf, True
 
     def extra_repr(self) -> str:

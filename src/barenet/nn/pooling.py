@@ -90,8 +90,15 @@ class MaxPool2d(_Pool2d):
         self._cache = ("general", which, xw.shape, x.shape[2:], x.dtype)
         return from_work(out)
 
+    def _out_shape(self) -> tuple[int, ...]:
+        """The forward output's (N, C, Ho, Wo), from the cached maps."""
+        maps = self._cache[1] if self._cache[0] == "general" else self._cache[2]
+        c, ho, wo, n = maps.shape
+        return (n, c, ho, wo)
+
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self._require_cache(self._cache)
+        self._check_grad(grad_out, self._out_shape())
         if self._cache[0] == "2x2":
             return self._backward_2x2(grad_out)
         _, which, padded_shape, hw, dtype = self._cache
@@ -148,6 +155,7 @@ class AvgPool2d(_Pool2d):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self._require_cache(self._cache)
         padded_shape, hw, out_hw = self._cache
+        self._check_grad(grad_out, (padded_shape[3], padded_shape[0]) + out_hw)
         kh, kw = self.kernel_size
         share = to_work(grad_out) * grad_out.dtype.type(1.0 / (kh * kw))
         parts = ((ij, share) for ij in self._offsets())

@@ -62,6 +62,7 @@ class App:
         self._model_info = self._describe()
 
     def _describe(self) -> dict:
+        """The answer of ``GET /api/model``, computed once."""
         config = getattr(self.run, "config", {}) or {}
         layers = self.predictor.describe()
         return {"run": Path(str(getattr(self.run, "run_dir", "run"))).name,
@@ -74,14 +75,18 @@ class App:
                 "preprocessing": config.get("preprocessing")}
 
     def dataset_name(self) -> str:
+        """The run's dataset name ("mnist", "fashion-mnist")."""
         config = getattr(self.run, "config", {}) or {}
         name = getattr(self.run, "dataset", None) or config.get("dataset") or "mnist"
         return name if isinstance(name, str) else getattr(name, "name", "mnist")
 
     def model_info(self) -> dict:
+        """``GET /api/model``: run name, model spec, dataset, classes, test accuracy, layers
+        (name, type, repr, parameters, output_shape), total parameters, preprocessing."""
         return self._model_info
 
     def weights(self) -> dict:
+        """``GET /api/weights``: see ``Predictor.weights``; 404 if nothing can be drawn."""
         if self._weights is None:
             raise HTTPError(404, "the first layer has no weights that can be drawn as images")
         return self._weights
@@ -103,13 +108,15 @@ class App:
             return self._test_set
 
     def sample(self, query: dict[str, list[str]]) -> dict:
+        """``GET /api/sample[?index=N]``: a test image as 784 ints in 0..255 with its label."""
         ds = self.test_set()
         n = len(ds.labels)
         if "index" in query:
             try:
                 i = int(query["index"][0])
             except ValueError:
-                raise HTTPError(400, f"index must be an integer, got {query['index'][0][:20]!r}")
+                raise HTTPError(400, f"index must be an integer, got {query['index'][0][:20]!r}") \
+                    from None
             if not 0 <= i < n:
                 raise HTTPError(400, f"index must be in 0..{n - 1}, got {i}")
         else:
@@ -153,6 +160,7 @@ def _reject_constant(name: str) -> None:
 
 
 def _parse_json(body: bytes) -> dict:
+    """A JSON object with a "pixels" key, or HTTPError 400 (NaN/Infinity literals refused)."""
     try:
         doc = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:

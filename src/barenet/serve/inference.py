@@ -171,7 +171,11 @@ class Predictor:
         return inp, x, outs
 
     def predict(self, image: np.ndarray) -> dict:
-        """uint8 (28, 28) MNIST-style picture -> the JSON answer of ``POST /api/predict``."""
+        """uint8 (28, 28) MNIST-style picture -> the JSON answer of ``POST /api/predict``:
+        ``prediction`` (class index), ``label`` (its name), ``probabilities`` (softmax, one per
+        class), ``input`` (the 784 pixels 0..255 the network saw, row-major) and
+        ``activations`` ({"<layer> <Type>": ``summarize`` output + ``label``}, one per block,
+        see ``shown_layers``)."""
         with self.lock:
             inp, logits, outs = self._forward(image[None])
             outs = [o.copy() for o in outs]

@@ -202,11 +202,11 @@ def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
     if state.get("finished") and rc.get("test_accuracy") is not None:
         raise ConfigError(f"{run_dir}: training already finished ({state['epoch']} epochs, test "
                           f"accuracy {rc['test_accuracy']:.4f}); nothing to resume")
-    flat = flat_from_run_config(rc)
-    flat["data_dir"] = data_dir if data_dir is not None else rc.get("data_dir")
     try:
+        flat = flat_from_run_config(rc)
+        flat["data_dir"] = data_dir if data_dir is not None else rc.get("data_dir")
         cfg = resolve_config(flat)
-    except ConfigError as exc:
+    except (ConfigError, CheckpointError) as exc:
         raise CheckpointError(f"{run_dir / CONFIG}: {exc}") from None
     setup = _setup(cfg, callbacks, run_dir)
     load_training_state(run_dir, setup.trainer)

@@ -148,7 +148,7 @@ def flat_from_run_config(run_config: dict[str, Any]) -> dict[str, Any]:
     hyper = run_config.get("hyperparameters")
     spec = run_config.get("model")
     if not isinstance(hyper, dict) or not isinstance(spec, dict):
-        raise CheckpointError("config.json: needs 'hyperparameters' and 'model' objects")
+        raise CheckpointError("needs 'hyperparameters' and 'model' objects")
     flat = {k: hyper[k] for k in HYPERPARAMETERS if k in hyper}
     flat.update(spec=dict(spec), dataset=run_config.get("dataset"), seed=run_config.get("seed"))
     return flat
