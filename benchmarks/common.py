@@ -24,9 +24,33 @@ MB = 1e6  # memory is reported in MB = 10^6 bytes (the stricter reading of "200 
 
 
 # -- the machine ------------------------------------------------------------------------------
+def _openblas() -> tuple[int | None, str | None]:
+    """(threads, kernel name) of the OpenBLAS bundled with NumPy, asked through ctypes;
+    (None, None) if there is none or it cannot be asked."""
+    import ctypes
+    import glob
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*.so*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas_", "openblas_"):
+            for suffix in ("64_", ""):
+                get_threads = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                get_core = getattr(lib, f"{prefix}get_corename{suffix}", None)
+                if get_threads is not None:
+                    core = None
+                    if get_core is not None:
+                        get_core.restype = ctypes.c_char_p
+                        core = get_core().decode()
+                    return int(get_threads()), core
+    return None, None
+
+
 def blas_threads() -> int:
-    """Threads NumPy's BLAS uses: threadpoolctl if installed, else the usual environment
-    variables, else the CPUs this process may run on."""
+    """Threads NumPy's BLAS uses: threadpoolctl if installed, else NumPy's bundled OpenBLAS
+    itself, else the usual environment variables, else the CPUs this process may run on."""
     try:
         from threadpoolctl import threadpool_info
         counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
@@ -34,6 +58,9 @@ def blas_threads() -> int:
             return int(max(counts))
     except ImportError:
         pass
+    threads, _ = _openblas()
+    if threads:
+        return threads
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
@@ -62,6 +89,7 @@ def machine_info(versions: dict[str, str]) -> dict[str, Any]:
     except OSError:
         load = None
     return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "blas_threads": blas_threads(),
+            "openblas_kernel": _openblas()[1],
             "python": platform.python_version(), **versions,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "loadavg_at_start": load}

@@ -250,10 +250,10 @@ def model_step(args, torch) -> None:
     tcrit, topt = tn.CrossEntropyLoss(), torch.optim.SGD(ref.parameters(), lr=0.01, momentum=0.9)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
-    def ours():
+    def ours():  # like PyTorch, no gradient for the input images
         crit(model(x), y)
         opt.zero_grad()
-        model.backward(crit.backward())
+        model.backward(crit.backward(), need_input_grad=False)
         opt.step()
 
     def theirs():

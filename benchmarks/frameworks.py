@@ -9,7 +9,8 @@ the same NumPy batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+import inspect
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -170,6 +171,14 @@ def _copy_barenet(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model)
 
 
+def training_backward(model: nn.Module) -> Callable[[np.ndarray], Any]:
+    """``model``'s backward as barenet's trainer calls it: a Sequential that can skip the
+    first layer's input gradient (which the data does not need) is asked to."""
+    if "need_input_grad" in inspect.signature(model.backward).parameters:
+        return lambda g: model.backward(g, need_input_grad=False)
+    return model.backward
+
+
 def train_epoch(s: Setup, batches: Iterable[tuple[np.ndarray, np.ndarray]],
                 max_batches: int | None = None) -> int:
     """One pass of forward, loss, zero_grad, backward and step over ``batches``; returns the
@@ -177,13 +186,14 @@ def train_epoch(s: Setup, batches: Iterable[tuple[np.ndarray, np.ndarray]],
     steps = 0
     if s.framework == "barenet":
         model, crit, opt = s.model, s.criterion, s.opt
+        backward = training_backward(model)
         model.train()
         for x, y in batches:
             if steps == max_batches:
                 break
             crit(model(x), y)
             opt.zero_grad()
-            model.backward(crit.backward())
+            backward(crit.backward())
             opt.step()
             s.schedule_step("batch")
             steps += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -79,16 +80,20 @@ def open_storage(url: str) -> Any:
     """An Optuna RDB storage for ``url``: sqlite waits for locks, stale trials are failed."""
     optuna = import_optuna()
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        with warnings.catch_warnings():  # heartbeats are marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=10,
-                                              grace_period=30)
-    except ImportError as exc:
-        raise ConfigError(f"tune: storage {redact(url)} needs a driver: {exc}") from None
-    except Exception as exc:  # SQLAlchemy: bad URL, unreachable server
-        raise ConfigError(f"tune: cannot open storage {redact(url)}: "
-                          f"{str(exc).splitlines()[0]}") from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                                  heartbeat_interval=10, grace_period=30)
+        except ImportError as exc:
+            raise ConfigError(f"tune: storage {redact(url)} needs a driver: {exc}") from None
+        except Exception as exc:  # SQLAlchemy: bad URL, unreachable server, creation race
+            if attempt == 2 or "UNIQUE constraint" not in str(exc):
+                raise ConfigError(f"tune: cannot open storage {redact(url)}: "
+                                  f"{str(exc).splitlines()[0]}") from None
+            time.sleep(0.5)  # another process is creating the same database's tables
+    raise AssertionError("unreachable")
 
 
 def _counted(study: Any) -> int:

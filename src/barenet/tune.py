@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -97,6 +96,13 @@ def worker_threads(jobs: int) -> int:
     return max(1, numpy_threads() // max(1, jobs))
 
 
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which terminates them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _sweep_one(config: dict) -> dict:
     try:
         return {"state": "COMPLETE", **train_trial(config)}
@@ -116,11 +122,17 @@ def sweep(base: dict, param: str, values: list | None = None, jobs: int = 1,
         resolve_config(cfg)
     trials: list[dict] = []
     if jobs > 1:
-        with blas_threads(worker_threads(jobs)), ProcessPoolExecutor(
-                max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            outcomes = pool.map(_sweep_one, configs)
-            for i, (v, out) in enumerate(zip(values, outcomes)):
+        with blas_threads(worker_threads(jobs)):
+            pool = mp.get_context("spawn").Pool(jobs, initializer=_ignore_sigint)
+        try:
+            for i, (v, out) in enumerate(zip(values, pool.imap(_sweep_one, configs))):
                 trials.append(_sweep_record(i, param, v, out, say))
+            pool.close()
+        except BaseException:  # Ctrl-C or an error: stop the running trials at once
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     else:
         for i, (v, cfg) in enumerate(zip(values, configs)):
             trials.append(_sweep_record(i, param, v, _sweep_one(cfg), say))

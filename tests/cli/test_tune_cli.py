@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -53,14 +54,24 @@ def _study_trials(out: Path) -> list:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if not (out / "study.db").exists():
-        return []
-    try:
-        study = optuna.load_study(study_name=f"barenet-{out.name}",
-                                  storage=f"sqlite:///{out / 'study.db'}")
-    except KeyError:  # not created yet
-        return []
+    study = optuna.load_study(study_name=f"barenet-{out.name}",
+                              storage=f"sqlite:///{out / 'study.db'}")
     return study.get_trials(deepcopy=False)
+
+
+def _complete_pids(out: Path) -> set[int]:
+    """Worker pids of finished trials, read-only (never creates the database's tables)."""
+    db = out / "study.db"
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            rows = con.execute(
+                "SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
+                "ON a.trial_id = t.trial_id WHERE t.state = 'COMPLETE' AND a.key = 'pid'")
+            return {int(json.loads(v)) for (v,) in rows}
+    except sqlite3.Error:  # tables not created yet, or busy
+        return set()
 
 
 def test_search_two_processes_share_a_study_that_survives_ctrl_c(tmp_path, capsys):
@@ -73,8 +84,7 @@ def test_search_two_processes_share_a_study_that_survives_ctrl_c(tmp_path, capsy
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            done = [t for t in _study_trials(out) if t.state.name == "COMPLETE"]
-            if len({t.user_attrs.get("pid") for t in done}) >= 2:
+            if len(_complete_pids(out)) >= 2:
                 break
             time.sleep(0.3)
         assert proc.poll() is None, proc.communicate()

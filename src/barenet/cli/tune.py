@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .common import finite_float, int_list
 
 DESCRIPTION = """\
 Find good hyper-parameters. Each trial trains briefly and is scored by its validation accuracy
@@ -54,17 +55,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="Optuna storage: sqlite:///path.db or postgresql://... "
                         "(default: sqlite:///DIR/study.db)")
     parser.add_argument("--study", metavar="NAME", help="study name (default: barenet-<DIR name>)")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per trial (default: 2)")
-    parser.add_argument("--model", help="architecture (default: training's default)")
-    parser.add_argument("--dataset", help="mnist or fashion-mnist (default: mnist)")
-    parser.add_argument("--hidden", type=int, help="hidden units when not varied")
-    parser.add_argument("--batch-size", type=int, help="batch size when not varied")
-    parser.add_argument("--lr", type=float, help="learning rate when not varied")
-    parser.add_argument("--optimizer", help="optimizer when not varied")
-    parser.add_argument("--momentum", type=float, help="SGD momentum when not varied")
-    parser.add_argument("--weight-decay", type=float, help="weight decay when not varied")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every trial (default: 0)")
-    parser.add_argument("--val-split", type=float, default=0.1,
+    parser.add_argument("--epochs", type=int, default=2, metavar="N",
+                        help="epochs per trial (default: 2)")
+    parser.add_argument("--model", metavar="NAME", help="architecture (default: mlp)")
+    parser.add_argument("--dataset", metavar="NAME", help="mnist or fashion-mnist (default: mnist)")
+    t = parser.add_argument_group("settings not varied (default: barenet train's for the model)")
+    t.add_argument("--hidden", type=int_list, metavar="N[,N...]", help="hidden width(s)")
+    t.add_argument("--batch-size", type=int, metavar="B", help="batch size")
+    t.add_argument("--lr", type=finite_float, metavar="LR", help="learning rate")
+    t.add_argument("--optimizer", metavar="NAME", help="sgd, adam, adamw or rmsprop")
+    t.add_argument("--momentum", type=finite_float, metavar="M",
+                   help="SGD/RMSprop momentum, Adam's beta1")
+    t.add_argument("--weight-decay", type=finite_float, metavar="WD", help="L2 penalty")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of every trial (default: 0)")
+    parser.add_argument("--val-split", type=finite_float, default=0.1, metavar="F",
                         help="fraction of training data held out to score trials (default: 0.1)")
     parser.add_argument("--limit-train", type=int, metavar="N",
                         help="train on N training images only (faster trials)")

@@ -98,7 +98,7 @@ class _BatchNorm(Module):
         return out
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
-        self.num_batches_tracked = self.num_batches_tracked + 1
+        self.num_batches_tracked = np.asarray(self.num_batches_tracked + 1)  # stays a 0-d buffer
         m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         dt = self.running_mean.dtype
         self.running_mean = ((1 - m) * self.running_mean + m * mean).astype(dt, copy=False)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..data.loader import DataLoader
 from ..errors import CheckpointError, TrainingDiverged
-from ..nn.module import Module
+from ..nn.module import Module, Sequential
 from ..optim import LRScheduler, Optimizer, ReduceLROnPlateau
 from .evaluate import evaluate_arrays
 
@@ -90,6 +90,7 @@ class Trainer:
         scheduler: an LRScheduler; ``scheduler_interval`` "batch", "epoch" or "plateau"
             (``step(val_loss)`` per epoch).
         patience: stop when validation accuracy has not improved for this many epochs (0: never).
+            The best weights are those of the highest validation accuracy (the latest on a tie).
         callbacks: ``Callback`` objects; checkpoint: called with the trainer after each epoch.
     """
 
@@ -166,7 +167,7 @@ class Trainer:
                     f"training diverged: the loss became {loss} at epoch {epoch}, batch {i} of "
                     f"{n_batches} (learning rate {self.lr:g}); try a lower --lr")
             self.optimizer.zero_grad()
-            self.model.backward(self.criterion.backward())
+            self._backward(self.criterion.backward())
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
@@ -185,6 +186,13 @@ class Trainer:
         record.update(lr=lr, seconds=round(time.perf_counter() - start, 3))
         return record
 
+    def _backward(self, grad: np.ndarray) -> None:
+        """Backpropagate; a Sequential skips dL/dx of its first layer (the data needs none)."""
+        if isinstance(self.model, Sequential):
+            self.model.backward(grad, need_input_grad=False)
+        else:
+            self.model.backward(grad)
+
     def _finish_epoch(self, record: dict[str, Any]) -> None:
         """Update schedule, best weights and early stopping from a completed epoch."""
         st = self.state
@@ -196,13 +204,18 @@ class Trainer:
             metric = record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
             self.scheduler.step(metric)
         val_acc = record["val_acc"]
-        if val_acc is None or st.best_val_acc is None or val_acc > st.best_val_acc:
-            st.best_val_acc, st.best_epoch, st.bad_epochs = val_acc, st.epoch, 0
-            st.best_weights = self.model.state_dict()
+        first = val_acc is None or st.best_val_acc is None
+        # A tie keeps the later weights (trained longer, at a lower learning rate), but only
+        # a strictly better accuracy resets the early-stopping count.
+        if first or val_acc > st.best_val_acc:
+            st.bad_epochs = 0
         else:
             st.bad_epochs += 1
             if self.patience and st.bad_epochs >= self.patience and st.epoch < self.epochs:
                 st.stopped_early = True
+        if first or val_acc >= st.best_val_acc:
+            st.best_val_acc, st.best_epoch = val_acc, st.epoch
+            st.best_weights = self.model.state_dict()
 
     # -- resume ---------------------------------------------------------------------------
     def generators(self) -> dict[str, np.random.Generator]:
