@@ -125,10 +125,15 @@ def inference(name: str, data: Data, seed: int, n_single: int, n_big: int, repea
     return out
 
 
-def mlp_flops(data: Data, seed: int, n_steps: int, repeats: int, peak_gflops: float,
+def mlp_flops(data: Data, seed: int, n_steps: int, repeats: int, matmul: dict[str, Any],
               epoch_s: float | None, name: str = "mlp") -> dict[str, Any]:
     """Achieved GFLOP/s of the MLP training step (pre-normalised batches, so the step alone):
-    forward 2*N*sum(in*out) FLOPs, backward twice that (dW and dx of every Linear)."""
+    forward 2*N*sum(in*out) FLOPs, backward twice that (dW and dx of every Linear).
+
+    Two bounds: the epoch's FLOPs at the large-matrix peak (``flop_bound_epoch_s``), and at
+    the speeds ``matmul`` measured for the step's own three products at batch 64, one third
+    of the FLOPs each (``shape_bound_epoch_s``)."""
+    peak_gflops = matmul["gflops"]
     hp = cli_hparams(name)
     setups = _setups(name, hp, seed)
     kind, bs = model_input(name), hp["batch_size"]
@@ -144,6 +149,8 @@ def mlp_flops(data: Data, seed: int, n_steps: int, repeats: int, peak_gflops: fl
     step = {fw: median(times[fw]) for fw in FRAMEWORKS}
     epoch_flops = per_sample * len(data.train_y)
     bound = epoch_flops / (peak_gflops * 1e9)
+    rates = list(matmul.get("mlp_shapes_gflops", {}).values())
+    shape_bound = sum(epoch_flops / 3 / (r * 1e9) for r in rates) if rates else None
     return {"model": name, "batch_size": bs, "flops_per_sample": per_sample,
             "flops_per_step": step_flops, "epoch_flops": epoch_flops,
             "step_ms": {fw: step[fw] * 1e3 for fw in FRAMEWORKS},
@@ -152,6 +159,9 @@ def mlp_flops(data: Data, seed: int, n_steps: int, repeats: int, peak_gflops: fl
             "x_of_peak": {fw: step_flops / step[fw] / 1e9 / peak_gflops for fw in FRAMEWORKS},
             "flop_bound_epoch_s": bound,
             "barenet_epoch_over_bound": None if epoch_s is None else epoch_s / bound,
+            "shape_bound_epoch_s": shape_bound,
+            "barenet_epoch_over_shape_bound":
+                None if epoch_s is None or shape_bound is None else epoch_s / shape_bound,
             "step_only_epoch_over_bound": step["barenet"] * len(data.train_y) / bs / bound}
 
 

@@ -176,7 +176,6 @@ def run_comparison(config: dict | None = None,
     from .data.loader import DataLoader
     from .data.transforms import Normalize
     from .models import build_model, model_input
-
     from .train.config import resolve_config
 
     torch = import_torch()

@@ -112,7 +112,10 @@ def _sweep_one(config: dict) -> dict:
 
 def sweep(base: dict, param: str, values: list | None = None, jobs: int = 1,
           progress: Progress | None = None) -> dict:
-    """Train ``base`` once per grid value of ``param``; returns the results dict (see module)."""
+    """Train ``base`` once per value of ``param`` (``values`` or its default grid), in ``jobs``
+    processes. Returns {"mode": "sweep", "param", "objective": "val_acc", "base_config",
+    "trials": [{number, params, state, value, val_acc, test_accuracy, seconds, history, ...}],
+    "best": {params, value, config} or None}; a diverged trial has state "DIVERGED"."""
     from .train.config import resolve_config
 
     say = progress or (lambda msg: None)

@@ -178,3 +178,23 @@ def test_corrupted_bytes_decode_or_raise_image_error(junk, cut, fmt):
             assert str(exc).startswith("x: ")
         else:
             assert gray.ndim == 2 and gray.dtype == np.float32
+
+
+def test_fashion_style_fills_the_frame_and_centres_the_box():
+    a = np.ones((100, 60), dtype=np.float32)
+    a[10:90, 10:50] = 0.0                       # an 80 x 40 dark item on white
+    ys, xs = np.nonzero(to_mnist(a, fit=28, by_mass=False))
+    assert (ys.min(), ys.max()) == (0, 27)
+    assert xs.min() + xs.max() == 27            # symmetric about the centre line
+    with pytest.raises(ValueError, match="fit"):
+        to_mnist(a, fit=40)
+
+
+def test_unevenly_lit_paper_is_not_ink():
+    """A lamp's gradient across the page (0.55 .. 1.0) with a dark stroke in the middle."""
+    h, w = 300, 400
+    page = np.linspace(0.55, 1.0, w, dtype=np.float32)[None, :].repeat(h, 0)
+    page[100:200, 190:210] = 0.1
+    digit = to_mnist(page)
+    ys, xs = np.nonzero(digit > 30)
+    assert ys.max() - ys.min() + 1 >= 19 and xs.max() - xs.min() + 1 <= 6  # a tall thin stroke

@@ -59,10 +59,12 @@ def _gather(args: argparse.Namespace, run_: Any) -> tuple[list[dict], int]:
 
     items: list[dict] = []
     failed = 0
+    # Fashion-MNIST items fill the 28x28 frame and are centred by their box, digits are not
+    fashion = run_.dataset == "fashion-mnist"
     for path in args.images:
         try:
             gray = load_image(path)
-            digit = to_mnist(gray)
+            digit = to_mnist(gray, fit=28, by_mass=False) if fashion else to_mnist(gray)
         except BarenetError as exc:
             msg = str(exc)
             _error(msg if msg.startswith(str(path)) else f"{path}: {msg.removeprefix('picture: ')}")

@@ -114,43 +114,78 @@ def _to_gray(im: Any) -> np.ndarray:
     return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
 
 
-def to_mnist(gray: np.ndarray) -> np.ndarray:
+def to_mnist(gray: np.ndarray, fit: int = _FIT, by_mass: bool = True) -> np.ndarray:
     """Make a gray picture look like an MNIST digit: uint8 (28, 28), light ink on black.
 
     Steps: invert when the background (median of the border pixels) is light; subtract the
     background and stretch so the ink spans [0, 1], dropping faint noise; crop to the ink's
     bounding box; thicken strokes that would vanish when scaled down; scale so the longer side
-    is 20 pixels keeping the aspect ratio (antialiased); paste into 28x28 so the centre of mass
-    is at (14, 14). Raises ImageError("... no ink") when nothing stands out from the background.
+    is ``fit`` (20) pixels keeping the aspect ratio (antialiased); paste into 28x28 so the
+    centre of mass is at (14, 14) (``by_mass=False``: centre the box instead, the way
+    Fashion-MNIST was made, with ``fit=28``). Raises ImageError("... no ink") when nothing
+    stands out from the background.
     """
+    if not 1 <= fit <= _SIZE:
+        raise ValueError(f"to_mnist: fit must be in 1..{_SIZE}, got {fit}")
     g = np.asarray(gray, dtype=np.float32)
     if g.ndim != 2 or g.size == 0:
         raise ImageError(f"picture: expected a 2-D gray array, got shape {g.shape}")
     if not np.all(np.isfinite(g)):
         raise ImageError("picture: contains NaN or infinite values")
-    border = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]])
-    background = float(np.median(border))
-    if background > 0.5:  # dark ink on light paper: make the ink light
+    if float(np.median(_border(g))) > 0.5:  # dark ink on light paper: make the ink light
         g = 1.0 - g
-        background = 1.0 - background
-    peak = float(g.max())
-    if peak - background < _MIN_CONTRAST:
+    ink = g - _background(g)
+    peak = float(ink.max())
+    if peak < _MIN_CONTRAST:
         raise ImageError("picture: no ink (nothing stands out from the background)")
-    ink = np.clip((g - background) / (peak - background), 0.0, 1.0)
-    ink = np.clip((ink - _LEVEL) / (1.0 - _LEVEL), 0.0, 1.0).astype(np.float32)
+    ink = np.clip((ink / peak - _LEVEL) / (1.0 - _LEVEL), 0.0, 1.0).astype(np.float32)
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = ink.shape
-    scale = _FIT / max(h, w)
+    scale = fit / max(h, w)
     ink = _thicken(ink, scale)
     new_h = max(1, int(round(h * scale)))
     new_w = max(1, int(round(w * scale)))
     patch = _resize(ink, new_h, new_w)
     if patch.max() <= 0:
-        raise ImageError("picture: no ink left after scaling to 20x20")
+        raise ImageError(f"picture: no ink left after scaling to {fit}x{fit}")
     patch /= patch.max()
-    return _place_by_mass(patch)
+    return _place(patch, by_mass)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The pixels on the edge of a 2-D array, as a 1-D array."""
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def _background(g: np.ndarray) -> np.ndarray:
+    """The paper's brightness under the ink, (H, W): a plane a + b x + c y fitted to the border
+    pixels (an evenly lit page gives its median, a lamp's gradient is followed), refitted
+    without outliers such as ink touching the edge."""
+    h, w = g.shape
+    values = _border(g).astype(np.float64)
+    if h < 3 or w < 3:
+        return np.full_like(g, np.median(values))
+    x = np.arange(w, dtype=np.float64) / w
+    y = np.arange(h, dtype=np.float64) / h
+    xs = _border(np.broadcast_to(x, (h, w)))
+    ys = _border(np.broadcast_to(y[:, None], (h, w)))
+    coords = np.stack([np.ones_like(xs), xs, ys], axis=1)
+    keep = np.abs(values - np.median(values)) <= 3 * _mad(values) + 0.02
+    coef = np.array([np.median(values), 0.0, 0.0])
+    for _ in range(2):
+        if keep.sum() >= 3:
+            coef = np.linalg.lstsq(coords[keep], values[keep], rcond=None)[0]
+        resid = values - coords @ coef
+        keep = np.abs(resid) <= 3 * _mad(resid[keep]) + 0.02
+    plane = coef[0] + coef[1] * x[None, :] + coef[2] * y[:, None]
+    return plane.astype(np.float32)
+
+
+def _mad(v: np.ndarray) -> float:
+    """Median absolute deviation (a spread that ignores outliers)."""
+    return float(np.median(np.abs(v - np.median(v)))) if v.size else 0.0
 
 
 def _thicken(ink: np.ndarray, scale: float, target: float = 1.5) -> np.ndarray:
@@ -196,12 +231,16 @@ def _resize(ink: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
 
 
-def _place_by_mass(patch: np.ndarray) -> np.ndarray:
-    """Paste (h, w) <= (20, 20) into a black 28x28 so its centre of mass lands at (14, 14)."""
+def _place(patch: np.ndarray, by_mass: bool) -> np.ndarray:
+    """Paste (h, w) <= (28, 28) into a black 28x28 so its centre of mass lands at (14, 14)
+    (or, without ``by_mass``, so the box is centred), staying inside the frame."""
     h, w = patch.shape
-    mass = float(patch.sum())
-    cy = float((patch.sum(axis=1) * np.arange(h)).sum()) / mass
-    cx = float((patch.sum(axis=0) * np.arange(w)).sum()) / mass
+    if by_mass:
+        mass = float(patch.sum())
+        cy = float((patch.sum(axis=1) * np.arange(h)).sum()) / mass
+        cx = float((patch.sum(axis=0) * np.arange(w)).sum()) / mass
+    else:
+        cy, cx = (h - 1) / 2 + 0.5, (w - 1) / 2 + 0.5  # box centre on the 28x28 centre line
     top = int(np.clip(np.round(_CENTRE - cy), 0, _SIZE - h))
     left = int(np.clip(np.round(_CENTRE - cx), 0, _SIZE - w))
     out = np.zeros((_SIZE, _SIZE), dtype=np.float32)
