@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,17 +38,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _data_dir(args: argparse.Namespace, config: dict[str, Any]) -> str | None:
-    """--data-dir, else the directory the run was trained from if it still exists."""
-    if args.data_dir is not None:
-        return args.data_dir
-    saved = config.get("data_dir")
-    if isinstance(saved, str) and Path(saved).is_dir() and \
-            (args.dataset is None or args.dataset == config.get("dataset")):
-        return saved
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..train.checkpoint import load_run
@@ -57,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_ = load_run(args.run)
     name = args.dataset or run_.dataset
-    dataset = load_dataset(name, args.split, data_dir=_data_dir(args, run_.config))
+    dataset = load_dataset(name, args.split, data_dir=run_.data_dir(args.data_dir, args.dataset))
     result = evaluate_run(run_, dataset, limit=args.limit)
     result["split"] = args.split
     if args.json:

@@ -33,14 +33,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def data_dir(given: str | None, config: dict) -> str | None:
-    """--data-dir, else the directory the run was trained from if it still exists."""
-    saved = config.get("data_dir")
-    if given is None and isinstance(saved, str) and Path(saved).is_dir():
-        return saved
-    return given
-
-
 def run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..train.checkpoint import load_run
@@ -54,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     run_ = load_run(args.run)
-    test = load_dataset(run_.dataset, "test", data_dir=data_dir(args.data_dir, run_.config))
+    test = load_dataset(run_.dataset, "test", data_dir=run_.data_dir(args.data_dir))
     result = evaluate_run(run_, test, limit=args.limit)
     history = plots.read_metrics_csv(Path(args.run) / "metrics.csv")
     out = Path(args.out) if args.out else Path(args.run)

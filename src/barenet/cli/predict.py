@@ -74,9 +74,7 @@ def _gather(args: argparse.Namespace, run_: Any) -> tuple[list[dict], int]:
     if args.index:
         from ..data.datasets import load_dataset
 
-        from .plot import data_dir
-
-        test = load_dataset(run_.dataset, "test", data_dir=data_dir(args.data_dir, run_.config))
+        test = load_dataset(run_.dataset, "test", data_dir=run_.data_dir(args.data_dir))
         for n in args.index:
             if not 0 <= n < len(test.labels):
                 _error(f"--index {n}: out of range, the {run_.dataset} test set has images "

@@ -9,3 +9,10 @@ from .dropout import Dropout
 from .norm import BatchNorm1d, BatchNorm2d
 from .shape import Flatten, Identity
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, Loss, MSELoss
+
+__all__ = [
+    "functional", "init", "Module", "Parameter", "Sequential", "Linear", "Conv2d", "AvgPool2d",
+    "MaxPool2d", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "Dropout", "BatchNorm1d",
+    "BatchNorm2d", "Flatten", "Identity", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+    "L1Loss", "Loss", "MSELoss",
+]

@@ -97,12 +97,9 @@ class App:
             if self._test_set is None:
                 from ..data.datasets import load_dataset
 
-                config = getattr(self.run, "config", {}) or {}
-                data_dir = config.get("data_dir") or \
-                    (config.get("hyperparameters") or {}).get("data_dir")
                 try:
                     self._test_set = load_dataset(self.dataset_name(), "test",
-                                                  data_dir=data_dir, download=False)
+                                                  data_dir=self.run.data_dir(), download=False)
                 except BarenetError as exc:
                     raise HTTPError(503, f"test set not available: {exc}") from exc
             return self._test_set

@@ -150,6 +150,17 @@ class Run:
         """int64 predicted classes (B,) for uint8 images (B, 28, 28)."""
         return self.logits(images).argmax(axis=1).astype(np.int64)
 
+    def data_dir(self, given: str | None = None, dataset: str | None = None) -> str | None:
+        """Where to read test data: ``given`` (--data-dir), else the directory the run was
+        trained from if it still exists and ``dataset`` is the run's own, else None (default
+        places)."""
+        if given is not None:
+            return given
+        saved = self.config.get("data_dir")
+        if isinstance(saved, str) and Path(saved).is_dir() and dataset in (None, self.dataset):
+            return saved
+        return None
+
     @property
     def history(self) -> list[dict[str, Any]]:
         """Per-epoch records from trainer.json ([] if absent or unreadable)."""
