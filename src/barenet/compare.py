@@ -225,7 +225,7 @@ def run_comparison(config: dict | None = None,
             logits = model(x)
             loss = criterion(logits, y)
             opt_b.zero_grad()
-            model.backward(criterion.backward())
+            model.backward(criterion.backward(), need_input_grad=False)  # as torch: no dL/dx for data
             opt_b.step()
             t1 = time.perf_counter()
             xt, yt = torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64))

@@ -146,3 +146,19 @@ def test_random_split(n, frac, n_val):
 def test_random_split_validation(n, frac):
     with pytest.raises(ConfigError):
         random_split(n, frac, 0)
+
+
+def test_indices_iterate_a_subset_without_copying_it():
+    """DataLoader(indices=...) yields exactly what a loader over images[indices] yields."""
+    images = np.arange(50 * 4, dtype=np.uint8).reshape(50, 2, 2)
+    labels = np.arange(50) % 10
+    idx = np.array([3, 7, 8, 20, 21, 33, 49, 0, 12])
+    for shuffle in (False, True):
+        sub = DataLoader(images[idx], labels[idx], batch_size=4, shuffle=shuffle, rng=5)
+        view = DataLoader(images, labels, batch_size=4, shuffle=shuffle, rng=5, indices=idx)
+        assert len(view) == len(sub) == 3 and view.num_samples == 9
+        for (xa, ya), (xb, yb) in zip(sub, view):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+    with pytest.raises(ValueError, match="indices"):
+        DataLoader(images, labels, indices=np.array([50]))

@@ -33,6 +33,8 @@ class DataLoader:
         rng: Generator or int seed (a fresh unseeded Generator if None).
         drop_last: skip the final incomplete batch.
         transform: applied to each image batch, e.g. uint8 (B, 28, 28) -> float32 (B, 784).
+        indices: optional (M,) ints: iterate over ``images[indices]`` without copying that
+            subset (a train/validation split of a large array costs no memory).
 
     Every batch is a fresh array (never a view of ``images``), so transforms may work in place.
     ``state_dict()`` holds the generator state (JSON-able); loading it into a new loader gives
@@ -42,7 +44,8 @@ class DataLoader:
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 64,
                  shuffle: bool = False, rng: np.random.Generator | int | None = None,
                  drop_last: bool = False,
-                 transform: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                 indices: np.ndarray | None = None) -> None:
         if not isinstance(images, np.ndarray) or images.ndim < 1:
             raise TypeError("DataLoader: images must be a NumPy array with a batch dimension")
         labels = np.asarray(labels)
@@ -54,8 +57,16 @@ class DataLoader:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         if transform is not None and not callable(transform):
             raise TypeError("DataLoader: transform must be callable or None")
+        if indices is not None:
+            indices = np.asarray(indices)
+            if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer) or (
+                    len(indices) and (indices.min() < 0 or indices.max() >= len(images))):
+                raise ValueError(f"DataLoader: indices must be a 1-D int array within "
+                                 f"[0, {len(images)}), got shape {indices.shape}, "
+                                 f"dtype {indices.dtype}")
         self.images = images
         self.labels = labels
+        self.indices = indices
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -65,7 +76,7 @@ class DataLoader:
 
     @property
     def num_samples(self) -> int:
-        return len(self.labels)
+        return len(self.labels) if self.indices is None else len(self.indices)
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -83,10 +94,12 @@ class DataLoader:
         stop = len(self) * self.batch_size
         for start in range(0, min(stop, n), self.batch_size):
             end = min(start + self.batch_size, n)
-            if order is None:  # copies, so a batch never aliases the stored data
+            if order is None and self.indices is None:  # copy: never alias the stored data
                 x, y = self.images[start:end].copy(), self.labels[start:end].copy()
-            else:
-                idx = order[start:end]
+            else:  # fancy indexing copies
+                idx = order[start:end] if order is not None else slice(start, end)
+                if self.indices is not None:
+                    idx = self.indices[idx]
                 x, y = self.images[idx], self.labels[idx]
             yield (self.transform(x) if self.transform is not None else x), y
 

@@ -135,12 +135,12 @@ def _setup(cfg: dict[str, Any], callbacks: Sequence[Callback], run_dir: Path | N
     sched, interval = make_scheduler(cfg["scheduler"], opt, cfg["epochs"], steps, cfg)
     augment = _augmenter(np.random.default_rng(aug_seq)) if cfg["augment"] else None
     checkpoint = None if run_dir is None else (lambda t: save_training_state(run_dir, t))
-    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), (images[train_idx], labels[train_idx]),
+    trainer = Trainer(model, opt, nn.CrossEntropyLoss(), (images, labels),
                       (images[val_idx], labels[val_idx]) if len(val_idx) else None, normalize,
                       epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                       shuffle_rng=np.random.default_rng(shuffle_seq), augment=augment,
                       scheduler=sched, scheduler_interval=interval, patience=cfg["patience"],
-                      callbacks=callbacks, checkpoint=checkpoint)
+                      callbacks=callbacks, checkpoint=checkpoint, train_indices=train_idx)
     return _Setup(trainer, normalize, test, list(train.classes))
 
 

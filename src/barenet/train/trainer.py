@@ -84,6 +84,7 @@ class Trainer:
         model, optimizer, criterion: the network, its optimizer, a loss such as
             ``nn.CrossEntropyLoss()`` (``criterion(logits, y) -> float``, ``backward()``).
         train: (images uint8 (N, 28, 28), labels int (N,)); val: the same or None.
+        train_indices: optional (M,) ints: train on ``train[0][train_indices]`` without a copy.
         transform: uint8 batch -> float32 model input (e.g. ``Normalize``).
         epochs, batch_size: the schedule; ``shuffle_rng`` draws each epoch's order.
         augment: optional uint8 (B, 28, 28) -> uint8 batch transform applied before ``transform``.
@@ -101,7 +102,8 @@ class Trainer:
                  augment: Transform | None = None, scheduler: LRScheduler | None = None,
                  scheduler_interval: str = "epoch", patience: int = 0,
                  callbacks: Sequence[Callback] = (),
-                 checkpoint: Callable[["Trainer"], None] | None = None) -> None:
+                 checkpoint: Callable[["Trainer"], None] | None = None,
+                 train_indices: np.ndarray | None = None) -> None:
         if scheduler_interval not in ("batch", "epoch", "plateau"):
             raise ValueError(f"Trainer: scheduler_interval must be 'batch', 'epoch' or "
                              f"'plateau', got {scheduler_interval!r}")
@@ -114,7 +116,8 @@ class Trainer:
         self.checkpoint = checkpoint
         batch_transform = transform if augment is None else (lambda b: transform(augment(b)))
         self.loader = DataLoader(train[0], train[1], batch_size=batch_size, shuffle=True,
-                                 rng=shuffle_rng, transform=batch_transform)
+                                 rng=shuffle_rng, transform=batch_transform,
+                                 indices=train_indices)
         self.state = TrainState()
 
     @property
