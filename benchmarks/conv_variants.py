@@ -7,7 +7,8 @@ variant, best of ``--repeat``, and PyTorch's ``conv2d`` forward + backward with
 ``torch.set_num_threads(--threads)``; each variant is first checked against PyTorch. Part 2
 times one training step (forward, loss, backward, SGD) of the whole default ``cnn`` model in
 barenet and the same network in PyTorch, alternating blocks of ``--steps`` steps so both see the
-same machine load, and prints the ratio. NumPy's BLAS threads are set by the environment
+same machine load (with a pause between blocks: calling one library right after the other
+makes their busy-waiting thread pools fight), and prints the ratio. NumPy's BLAS threads are set by the environment
 (``OPENBLAS_NUM_THREADS=1 python benchmarks/conv_variants.py --threads 1`` compares one core).
 """
 from __future__ import annotations
@@ -265,6 +266,9 @@ def model_step(args, torch) -> None:
     medians: dict[str, list[float]] = {"barenet": [], "torch": []}
     for _ in range(args.blocks):
         for name, step in (("barenet", ours), ("torch", theirs)):
+            # Let the other library's idle worker threads stop spinning first: OpenBLAS and
+            # OpenMP threads busy-wait after a call, and would slow down the next library.
+            time.sleep(0.3)
             step()
             times = []
             for _ in range(args.steps):
