@@ -9,7 +9,9 @@ from .module import Module
 class Flatten(Module):
     """Merge dimensions ``start_dim..end_dim`` into one, e.g. (N, C, H, W) -> (N, C*H*W).
 
-    Backward reshapes the gradient back to the input's shape. Returns a view when it can.
+    Backward reshapes the gradient back to the input's shape, in the input's memory layout
+    (a conv output is batch-innermost; matching it keeps the layers before fast). Returns a
+    view when it can.
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
@@ -20,6 +22,7 @@ class Flatten(Module):
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
         self._in_shape: tuple[int, ...] | None = None
+        self._in_like: np.ndarray | None = None
         self._out_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -32,6 +35,7 @@ class Flatten(Module):
                              f" of input of shape {x.shape}; expected at least "
                              f"{max(self.start_dim, self.end_dim) + 1} dimensions")
         self._in_shape = x.shape
+        self._in_like = None if x.flags.c_contiguous else x
         out = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
         self._out_shape = out.shape
         return out
@@ -39,7 +43,12 @@ class Flatten(Module):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self._require_cache(self._in_shape)
         self._check_grad(grad_out, self._out_shape)
-        return grad_out.reshape(self._in_shape)
+        grad = grad_out.reshape(self._in_shape)
+        if self._in_like is None:
+            return grad
+        out = np.empty_like(self._in_like, dtype=grad.dtype)  # same strides order as the input
+        out[...] = grad
+        return out
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
