@@ -203,3 +203,20 @@ def test_corrupted_run_loads_or_raises_checkpoint_error(run_dir, which, cut, fli
             return
         out = run.predict_proba(np.zeros((1, 28, 28), np.uint8))
         assert out.shape == (1, 10)
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp-deep", "lenet5", "cnn", "cnn-large"])
+def test_every_model_saves_loads_and_predicts_identically(name, tmp_path):
+    """A trained run of each architecture, loaded back, gives bit-identical logits."""
+    from barenet.data.datasets import load_dataset
+    from barenet.models import MODEL_NAMES
+
+    assert name in MODEL_NAMES
+    result = train_model({"model": name, "limit_train": 256, "limit_test": 64, "epochs": 1,
+                          "batch_size": 64}, tmp_path / name, plots=False)
+    images = load_dataset("mnist", "test").images[:64]
+    run = load_run(tmp_path / name)
+    assert run.spec == result.config["model"]
+    expected = result.model.eval()(run.preprocess(images))
+    np.testing.assert_array_equal(run.logits(images), expected)
+    assert run.config["test_accuracy"] == result.test_accuracy
