@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from barenet.data import datasets
-from barenet.data.datasets import (DATASET_NAMES, SPECS, DatasetSpec, dataset_info,
-                                   download_dataset, load_dataset)
+from barenet.data.datasets import dataset_info, download_dataset, load_dataset
+from barenet.data.specs import DATASET_NAMES, SPECS, DatasetSpec
 from barenet.data.idx import write_idx
 from barenet.errors import ConfigError, DataError, IDXError
 

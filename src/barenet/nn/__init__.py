@@ -1,6 +1,7 @@
 """barenet.nn: modules, layers and losses, each with a hand-written backward pass."""
 from . import functional, init
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter
+from .sequential import Sequential
 from .linear import Linear
 from .conv import Conv2d
 from .pooling import AvgPool2d, MaxPool2d

@@ -1,4 +1,4 @@
-"""Parameter, Module and Sequential: the contract every layer follows.
+"""Parameter and Module: the contract every layer follows (Sequential is in sequential.py).
 
 A layer's ``forward`` caches exactly what its ``backward`` needs; ``backward`` takes dL/d(output),
 accumulates (``+=``) into each parameter's ``.grad`` and returns dL/d(input).
@@ -291,61 +291,3 @@ class Module:
             child_repr = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child_repr}")
         return "\n".join(lines) + "\n)"
-
-
-class Sequential(Module):
-    """A chain of modules: ``forward`` runs them in order, ``backward`` in reverse.
-
-    Children are named ``"0"``, ``"1"``, ... so state_dict keys match PyTorch (``0.weight``).
-    """
-
-    def __init__(self, *layers: Module) -> None:
-        super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Module")
-            setattr(self, str(i), layer)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, i: int | slice) -> Module:
-        layers = list(self._modules.values())
-        if isinstance(i, slice):
-            return Sequential(*layers[i])
-        return layers[i]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, layer: Module) -> Sequential:
-        if not isinstance(layer, Module):
-            raise TypeError(f"Sequential.append: {type(layer).__name__} is not a Module")
-        setattr(self, str(len(self)), layer)
-        return self
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
-
-    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        """Run every layer's backward in reverse; returns dL/dx, or None when
-        ``need_input_grad=False`` (training: the first layer then skips computing dL/dx)."""
-        layers = list(self._modules.values())
-        for layer in reversed(layers[1:]):
-            grad_out = layer.backward(grad_out)
-        if not layers:
-            return grad_out
-        if need_input_grad:
-            return layers[0].backward(grad_out)
-        layers[0].backward_params_only(grad_out)
-        return None
-
-    def forward_with_activations(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Like ``forward`` but also returns every layer's output, in order (for inspection)."""
-        outs = []
-        for layer in self._modules.values():
-            x = layer(x)
-            outs.append(x)
-        return x, outs

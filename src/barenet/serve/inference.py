@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import ImageError
 from ..nn.functional import softmax
-from ..nn.module import Module, Sequential
+from ..nn.module import Module
+from ..nn.sequential import Sequential
 
 MAX_VALUES = 4096  # numbers sent per layer (after downsampling)
 MAX_MAPS = 16      # feature maps sent per conv layer

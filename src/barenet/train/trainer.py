@@ -20,7 +20,8 @@ import numpy as np
 
 from ..data.loader import DataLoader
 from ..errors import CheckpointError, TrainingDiverged
-from ..nn.module import Module, Sequential
+from ..nn.module import Module
+from ..nn.sequential import Sequential
 from ..optim import LRScheduler, Optimizer, ReduceLROnPlateau
 from .evaluate import evaluate_arrays
 
