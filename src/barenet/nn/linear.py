@@ -30,6 +30,7 @@ class Linear(Module):
         self.weight = Parameter(init.uniform((out_features, in_features), bound, gen, dtype))
         self.bias = Parameter(init.uniform((out_features,), bound, gen, dtype)) if bias else None
         self._x: np.ndarray | None = None
+        self._wgrad: np.ndarray | None = None  # scratch for g^T x, reused every step
 
     def reset_parameters(self, rng: init.RNGLike = None) -> None:
         """Redraw weight and bias from U(-1/sqrt(in), 1/sqrt(in)), keeping their dtype."""
@@ -61,7 +62,14 @@ class Linear(Module):
         """Weight and bias gradients only: skips dL/dx = g W (a third of the layer's FLOPs)."""
         self._require_cache(self._x)
         self._check_grad(grad_out, (self._x.shape[0], self.out_features))
-        self.weight.grad += grad_out.T @ self._x
+        # g^T x into a reused buffer, then accumulate: allocating a fresh (out, in) array every
+        # step costs more than the product itself (page faults).
+        dtype = np.result_type(grad_out, self._x)
+        if self._wgrad is None or self._wgrad.dtype != dtype \
+                or self._wgrad.shape != self.weight.shape:
+            self._wgrad = np.empty(self.weight.shape, dtype=dtype)
+        np.matmul(grad_out.T, self._x, out=self._wgrad)
+        self.weight.grad += self._wgrad
         if self.bias is not None:
             self.bias.grad += grad_out.sum(axis=0)
 
