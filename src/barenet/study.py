@@ -7,8 +7,12 @@ trial trains with ``tune.train_trial`` and is scored by its validation accuracy.
 """
 from __future__ import annotations
 
+import _thread
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -17,7 +21,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import tune
 from .errors import BarenetError, ConfigError, TrainingDiverged
+from .train.trainer import Callback
 from .tune import SEARCH_SPACE, Progress, blas_threads, worker_threads
+
+# Set by Ctrl-C in a worker process: the running trial stops at its next batch (a safe point,
+# so the study's database is never interrupted mid-write) and no new trial starts.
+_STOP = threading.Event()
+
+
+class _StopAtBatch(Callback):
+    """Raise KeyboardInterrupt at the end of a batch once Ctrl-C has been seen."""
+
+    def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
+        if _STOP.is_set():
+            raise KeyboardInterrupt
 
 OPTUNA_HINT = 'Optuna is not installed: pip install "barenet[tune]"'
 
@@ -49,9 +66,11 @@ def _objective(base: dict, params: list[str]) -> Callable[[Any], float]:
     def objective(trial: Any) -> float:
         import optuna
 
+        if _STOP.is_set():
+            raise KeyboardInterrupt
         cfg = {**base, **suggest(trial, params)}
         try:
-            out = tune.train_trial(cfg)
+            out = tune.train_trial(cfg, callbacks=[_StopAtBatch()])
         except TrainingDiverged as exc:
             trial.set_user_attr("error", str(exc))
             raise optuna.TrialPruned(f"diverged: {exc}") from None
@@ -118,8 +137,21 @@ def _optimize(url: str, name: str, base: dict, params: list[str], n_trials: int,
     study.optimize(_objective(base, params), n_trials=n_trials, callbacks=callbacks)
 
 
+def _redeliver_interrupts(unraisable: Any) -> None:
+    """sys.unraisablehook for the parent: a Ctrl-C that lands inside a finalizer (e.g. the
+    database layer's weakref cleanup) would be printed as a traceback and then lost; deliver it
+    again to the main thread instead, where it stops the search as intended."""
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _thread.interrupt_main()
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
 def _search_worker(*args: Any) -> None:
-    """Worker process: ``_optimize``; Ctrl-C ends it quietly (optuna marked the trial failed)."""
+    """Worker process: ``_optimize``; Ctrl-C ends it quietly (optuna marks the trial failed).
+
+    Ctrl-C only sets ``_STOP`` here; the trial raises KeyboardInterrupt at its next batch."""
+    signal.signal(signal.SIGINT, lambda signum, frame: _STOP.set())
     try:
         _optimize(*args)
     except KeyboardInterrupt:
@@ -175,6 +207,7 @@ def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLik
 def _run_workers(url: str, name: str, base: dict, params: list[str], shares: list[int],
                  target: int, seed0: int, say: Progress, reload: Callable[[], Any]) -> None:
     ctx = mp.get_context("spawn")
+    saved_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupts
     procs = []
     with blas_threads(worker_threads(len(shares))):
         for i, n in enumerate(shares):
@@ -197,6 +230,7 @@ def _run_workers(url: str, name: str, base: dict, params: list[str], shares: lis
             if p.is_alive():
                 p.terminate()
                 p.join()
+        sys.unraisablehook = saved_hook
     _report_new(reload(), reported, say)
     failed = [p for p in procs if p.exitcode not in (0, None)]
     if failed:

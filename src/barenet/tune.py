@@ -13,7 +13,7 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -54,12 +54,12 @@ def check_params(params: list[str], search: bool) -> list[str]:
     return list(dict.fromkeys(params))
 
 
-def train_trial(config: dict) -> dict:
+def train_trial(config: dict, callbacks: Sequence[Any] = ()) -> dict:
     """Train one configuration; return {value, val_acc, test_accuracy, seconds, history}."""
     from .train.api import train_model
 
     start = time.perf_counter()
-    result = train_model(config, None, quiet=True)
+    result = train_model(config, None, quiet=True, callbacks=callbacks)
     history = [dict(h) for h in result.history]
     last = history[-1] if history else {}
     val = result.best_val_acc if result.best_val_acc is not None else last.get("val_acc")
