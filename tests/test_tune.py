@@ -11,7 +11,7 @@ from barenet import study, tune
 from barenet.errors import ConfigError, TrainingDiverged
 
 
-def _fake_train(config: dict) -> dict:
+def _fake_train(config: dict, callbacks=()) -> dict:
     """Accuracy peaks at lr = 0.1; lr >= 1 diverges."""
     lr = config.get("lr", 0.05)
     if lr >= 1:
