@@ -1,6 +1,7 @@
 """The two sides of every comparison: a barenet model and its PyTorch twin, trained alike.
 
-``torch_twin(model)`` rebuilds a barenet ``Sequential`` layer by layer in ``torch.nn`` and copies
+``torch_twin(model)`` rebuilds a barenet ``Sequential`` layer by layer in ``torch.nn`` (with
+``barenet.compare.to_torch``) and copies
 its weights over through ``state_dict`` (the layouts and key names are the same), so both start
 from identical weights. ``Setup`` holds one framework's model, loss and optimizer (and,
 optionally, the learning-rate schedule); ``train_epoch`` / ``accuracy`` / ``infer`` run them on
@@ -55,43 +56,11 @@ def barenet_scheduler(opt: optim.Optimizer, hp: dict[str, Any], steps_per_epoch:
 
 
 # -- PyTorch ------------------------------------------------------------------------------------
-def _torch_layer(layer: nn.Module):
-    import torch.nn as tnn
-    kind = type(layer).__name__
-    if kind == "Sequential":
-        return tnn.Sequential(*[_torch_layer(child) for child in layer])
-    if kind == "Linear":
-        return tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
-    if kind == "Conv2d":
-        return tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
-                          stride=layer.stride, padding=layer.padding, bias=layer.bias is not None)
-    if kind in ("MaxPool2d", "AvgPool2d"):
-        return getattr(tnn, kind)(layer.kernel_size, stride=layer.stride, padding=layer.padding)
-    if kind in ("BatchNorm1d", "BatchNorm2d"):
-        return getattr(tnn, kind)(layer.num_features, eps=layer.eps, momentum=layer.momentum,
-                                  affine=layer.affine,
-                                  track_running_stats=layer.track_running_stats)
-    if kind == "Flatten":
-        return tnn.Flatten(layer.start_dim, layer.end_dim)
-    if kind == "Dropout":
-        return tnn.Dropout(layer.p)
-    if kind == "LeakyReLU":
-        return tnn.LeakyReLU(layer.negative_slope)
-    if kind == "Softmax":
-        return tnn.Softmax(layer.dim)
-    if kind in ("ReLU", "Sigmoid", "Tanh", "Identity"):
-        return getattr(tnn, kind)()
-    raise TypeError(f"benchmark: no PyTorch twin for layer {kind}; expected a Sequential of "
-                    f"standard layers")
-
-
 def torch_twin(model: nn.Module):
-    """A ``torch.nn`` copy of barenet ``model`` (a Sequential) with the same weights."""
-    import torch
-    twin = _torch_layer(model)
-    state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in model.state_dict().items()}
-    twin.load_state_dict(state, strict=True)
-    return twin
+    """A ``torch.nn`` copy of barenet ``model`` (a Sequential) with the same weights: the same
+    mapping ``barenet compare`` uses."""
+    from barenet.compare import to_torch
+    return to_torch(model)
 
 
 def torch_optimizer(params: Iterable, hp: dict[str, Any]):

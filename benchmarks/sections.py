@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from barenet.models import build_model, model_input
 from common import Data, child_peak_rss, matmul_gflops, median, timed
