@@ -134,3 +134,12 @@ def test_result_reports_the_worst_error():
     assert r.max_error == 2e-5 and not r.ok
     assert "weight: 2.00e-05" in str(r)
     assert GradCheckResult().ok
+
+
+def test_numerical_gradient_perturbs_a_column_major_array_in_place():
+    """A Fortran-ordered x is perturbed through a view, and the gradient lines up with x."""
+    x = np.asfortranarray(np.arange(6, dtype=np.float64).reshape(2, 3))
+    weights = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    grad = numerical_gradient(lambda: float(np.sum(weights * x)), x)
+    assert np.allclose(grad, weights, atol=1e-6)
+    assert np.array_equal(x, np.arange(6).reshape(2, 3))  # restored

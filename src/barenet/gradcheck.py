@@ -53,9 +53,11 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5,
     """
     if order not in (2, 4):
         raise ValueError(f"numerical_gradient: order must be 2 or 4, got {order!r}")
-    grad = np.zeros(x.shape, dtype=np.float64)
-    flat_x = x.reshape(-1)
-    flat_g = grad.reshape(-1)
+    # Both flattened in x's own memory order (row- or column-major), so that index i is the
+    # same element of x and grad, and flat_x is a view of x.
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat_x = x.reshape(-1, order="A")
+    flat_g = grad.reshape(-1, order="A")
     if not np.shares_memory(flat_x, x):
         raise ValueError("numerical_gradient: x must be contiguous so it can be perturbed in place")
 
@@ -79,9 +81,11 @@ def numerical_vjp(f: Callable[[], np.ndarray], x: np.ndarray, upstream: np.ndarr
     """d(sum(f() * upstream))/dx by centred differences of the whole output, perturbing ``x`` in
     place entry by entry. Outputs that do not move cancel exactly, so the round-off is that of
     the entries that change, not that of the whole sum."""
-    grad = np.zeros(x.shape, dtype=np.float64)
-    flat_x = x.reshape(-1)
-    flat_g = grad.reshape(-1)
+    # Both flattened in x's own memory order (row- or column-major), so that index i is the
+    # same element of x and grad, and flat_x is a view of x.
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat_x = x.reshape(-1, order="A")
+    flat_g = grad.reshape(-1, order="A")
     if not np.shares_memory(flat_x, x):
         raise ValueError("numerical_vjp: x must be contiguous so it can be perturbed in place")
     up = np.asarray(upstream, dtype=np.float64).reshape(-1)

@@ -271,8 +271,9 @@ class Module:
                 continue
             if is_param:
                 p = mod._parameters[name]
-                p.data = arrays[k].astype(p.data.dtype, copy=True)
-                p.grad = np.zeros_like(p.data)
+                data = np.empty_like(p.data)  # keeps the layer's memory layout (see Linear)
+                data[...] = arrays[k]
+                p.data, p.grad = data, np.zeros_like(data)
             else:
                 cur = getattr(mod, name)
                 setattr(mod, name, arrays[k].astype(cur.dtype, copy=True))

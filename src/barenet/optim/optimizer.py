@@ -213,7 +213,8 @@ class Optimizer:
                 if arr.shape != p.data.shape:
                     raise ValueError(f"{where}: parameter {index} {name!r}: expected shape "
                                      f"{p.data.shape}, got {arr.shape}")
-                restored[name] = np.array(arr, dtype=p.data.dtype, copy=True)
+                restored[name] = np.empty_like(p.data)  # the parameter's memory layout
+                restored[name][...] = arr
             new_state[p] = restored
         for group, new in zip(self.param_groups, new_groups):
             group.clear()

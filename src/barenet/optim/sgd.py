@@ -65,7 +65,7 @@ class SGD(Optimizer):
             if momentum != 0:
                 st = self.state.get(p)
                 if st is None:
-                    buf = g.copy()
+                    buf = np.copy(g)  # keeps g's memory layout (order "K")
                     self.state[p] = {"momentum_buffer": buf}
                 else:
                     buf = st["momentum_buffer"]
