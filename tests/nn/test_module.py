@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from barenet import nn
-from barenet.nn.module import IncompatibleKeys
+from barenet.nn.module import IncompatibleKeys, Parameter
 
 
 class Block(nn.Module):
@@ -288,3 +288,49 @@ def test_pytorch_state_dict_loads_into_matching_sequential():
                               torch.nn.Dropout(0.3), torch.nn.Linear(5, 3)).eval()
     tm2.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in bm.state_dict().items()})
     np.testing.assert_allclose(tm2(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-6)
+
+
+def test_zero_grad_is_lazy_but_reads_as_zero():
+    p = Parameter(np.ones((2, 3), dtype=np.float32))
+    p.grad[...] = 5.0
+    p.zero_grad()
+    assert np.array_equal(p.grad, np.zeros((2, 3)))  # the read fills it
+    assert p.grad_for_overwrite() is None  # already zeroed: callers must add
+
+
+def test_grad_for_overwrite_hands_out_the_array_once():
+    p = Parameter(np.ones(4, dtype=np.float32))
+    assert p.grad_for_overwrite() is None  # fresh zeros are not "due": accumulate onto them
+    p.zero_grad()
+    target = p.grad_for_overwrite()
+    assert target is p.grad
+    target[...] = 7.0
+    assert p.grad_for_overwrite() is None
+    assert np.array_equal(p.grad, np.full(4, 7.0))
+
+
+def test_linear_gradients_accumulate_over_two_backwards_after_zero_grad():
+    """The first backward after zero_grad overwrites, the second adds: the sum of both."""
+    rng = np.random.default_rng(0)
+    layer = nn.Linear(5, 3, rng=0, dtype=np.float64)
+    x1, x2 = rng.standard_normal((4, 5)), rng.standard_normal((6, 5))
+    g1, g2 = rng.standard_normal((4, 3)), rng.standard_normal((6, 3))
+    layer.weight.grad[...] = 100.0  # stale values that zero_grad must discard
+    layer.bias.grad[...] = 100.0
+    layer.zero_grad()
+    layer(x1)
+    layer.backward(g1)
+    layer(x2)
+    layer.backward(g2)
+    assert np.allclose(layer.weight.grad, g1.T @ x1 + g2.T @ x2)
+    assert np.allclose(layer.bias.grad, g1.sum(0) + g2.sum(0))
+
+
+def test_optimizer_zero_grad_zeroes_an_unused_parameter():
+    from barenet import optim
+    used, unused = Parameter(np.ones(3)), Parameter(np.ones(3))
+    unused.grad[...] = 2.0
+    opt = optim.SGD([used, unused], lr=0.1)
+    opt.zero_grad()
+    opt.step()
+    assert np.array_equal(unused.data, np.ones(3))  # read as zeros: no update

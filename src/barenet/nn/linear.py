@@ -62,16 +62,24 @@ class Linear(Module):
         """Weight and bias gradients only: skips dL/dx = g W (a third of the layer's FLOPs)."""
         self._require_cache(self._x)
         self._check_grad(grad_out, (self._x.shape[0], self.out_features))
-        # g^T x into a reused buffer, then accumulate: allocating a fresh (out, in) array every
-        # step costs more than the product itself (page faults).
-        dtype = np.result_type(grad_out, self._x)
-        if self._wgrad is None or self._wgrad.dtype != dtype \
-                or self._wgrad.shape != self.weight.shape:
-            self._wgrad = np.empty(self.weight.shape, dtype=dtype)
-        np.matmul(grad_out.T, self._x, out=self._wgrad)
-        self.weight.grad += self._wgrad
+        dw = self.weight.grad_for_overwrite()
+        if dw is not None:  # the first gradient since zero_grad: write it in place
+            np.matmul(grad_out.T, self._x, out=dw)
+        else:
+            # g^T x into a reused buffer, then accumulate: allocating a fresh (out, in) array
+            # every step costs more than the product itself (page faults).
+            dtype = np.result_type(grad_out, self._x)
+            if self._wgrad is None or self._wgrad.dtype != dtype \
+                    or self._wgrad.shape != self.weight.shape:
+                self._wgrad = np.empty(self.weight.shape, dtype=dtype)
+            np.matmul(grad_out.T, self._x, out=self._wgrad)
+            self.weight.grad += self._wgrad
         if self.bias is not None:
-            self.bias.grad += grad_out.sum(axis=0)
+            db = self.bias.grad_for_overwrite()
+            if db is not None:
+                np.sum(grad_out, axis=0, out=db)
+            else:
+                self.bias.grad += grad_out.sum(axis=0)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

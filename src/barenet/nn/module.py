@@ -14,13 +14,32 @@ import numpy as np
 
 
 class Parameter:
-    """A trainable array and its gradient: ``data`` and ``grad`` have the same shape and dtype."""
+    """A trainable array and its gradient: ``data`` and ``grad`` have the same shape and dtype.
 
-    __slots__ = ("data", "grad")
+    ``zero_grad()`` is lazy: it only marks the gradient as due to be zeroed, and the first read
+    of ``grad`` fills it with zeros. A layer whose backward produces a whole gradient in one
+    product asks ``grad_for_overwrite()`` first: when the gradient is due to be zeroed, it
+    writes the product straight into it (``out=``) instead of zeroing and then adding, one
+    pass over the array instead of three.
+    """
+
+    __slots__ = ("data", "_grad", "_zero_pending")
 
     def __init__(self, data: np.ndarray) -> None:
         self.data = np.asarray(data)
         self.grad = np.zeros_like(self.data)
+
+    @property
+    def grad(self) -> np.ndarray:
+        if self._zero_pending:
+            self._grad.fill(0)
+            self._zero_pending = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray) -> None:
+        self._grad = value
+        self._zero_pending = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -35,7 +54,19 @@ class Parameter:
         return self.data.size
 
     def zero_grad(self) -> None:
-        self.grad.fill(0)
+        """Mark the gradient as zero (filled on its next read, or overwritten by a layer)."""
+        self._zero_pending = True
+
+    def grad_for_overwrite(self) -> np.ndarray | None:
+        """The gradient array if it is due to be zeroed, else None.
+
+        A caller that gets the array must write every entry of it (it holds stale values);
+        with None, it must add to ``grad`` as usual.
+        """
+        if not self._zero_pending:
+            return None
+        self._zero_pending = False
+        return self._grad
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"

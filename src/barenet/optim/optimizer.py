@@ -114,11 +114,10 @@ class Optimizer:
 
     # -- the update -----------------------------------------------------------------------------
     def zero_grad(self) -> None:
-        """Set every parameter's ``grad`` to zero, in place."""
+        """Set every parameter's ``grad`` to zero (lazily: see ``Parameter.zero_grad``)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad.fill(0)
+                p.zero_grad()
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         """Update every parameter from its ``grad``; returns ``closure()`` if one is given."""
