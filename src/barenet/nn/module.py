@@ -30,14 +30,15 @@ class Parameter:
         self.grad = np.zeros_like(self.data)
 
     @property
-    def grad(self) -> np.ndarray:
+    def grad(self) -> np.ndarray | None:
         if self._zero_pending:
-            self._grad.fill(0)
             self._zero_pending = False
+            if self._grad is not None:  # None: no gradient (skipped by optimizers)
+                self._grad.fill(0)
         return self._grad
 
     @grad.setter
-    def grad(self, value: np.ndarray) -> None:
+    def grad(self, value: np.ndarray | None) -> None:
         self._grad = value
         self._zero_pending = False
 
@@ -63,7 +64,7 @@ class Parameter:
         A caller that gets the array must write every entry of it (it holds stale values);
         with None, it must add to ``grad`` as usual.
         """
-        if not self._zero_pending:
+        if not self._zero_pending or self._grad is None:
             return None
         self._zero_pending = False
         return self._grad
