@@ -125,12 +125,13 @@ class MaxPool2d(_Pool2d):
         g = to_work(grad_out.astype(np.result_type(dtype, grad_out.dtype), copy=False))
         h, w = work_shape[1:3]
         h2, w2 = right_won.shape[1], 2 * right_won.shape[2]
-        rows = np.empty(right_won.shape, dtype=g.dtype)      # gradient of ``cols`` above
-        np.multiply(g, bottom_won, out=rows[:, 1::2])
-        np.subtract(g, rows[:, 1::2], out=rows[:, 0::2])
         dxw = (np.empty if (h, w) == (h2, w2) else np.zeros)(work_shape, dtype=g.dtype)
-        np.multiply(rows, right_won, out=dxw[:, :h2, 1:w2:2])
-        np.subtract(rows, dxw[:, :h2, 1:w2:2], out=dxw[:, :h2, 0:w2:2])
+        # Each of the four window positions gets g where it won, 0 elsewhere: one write per
+        # input pixel, from boolean maps a quarter of the input's size.
+        for row, row_won in ((0, ~bottom_won), (1, bottom_won)):
+            right = right_won[:, row::2]  # within that row, the right column won
+            np.multiply(g, row_won & ~right, out=dxw[:, row:h2:2, 0:w2:2])
+            np.multiply(g, row_won & right, out=dxw[:, row:h2:2, 1:w2:2])
         return from_work(dxw)
 
 
