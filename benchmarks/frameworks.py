@@ -117,6 +117,9 @@ def make_setup(framework: str, model: nn.Module, hp: dict[str, Any], schedule: b
                steps_per_epoch: int = 1) -> Setup:
     """A training set-up for ``framework`` starting from barenet ``model``'s weights (the
     barenet side trains a copy, so one model can seed both frameworks)."""
+    if framework == "numpy":  # the hand-written reference step (classic MLP, SGD only)
+        from numpy_floor import NumpyMLPStep
+        return Setup("numpy", NumpyMLPStep(model, hp), None, None)
     if framework == "barenet":
         m = _copy_barenet(model)
         opt = barenet_optimizer(m.parameters(), hp)
@@ -153,7 +156,13 @@ def train_epoch(s: Setup, batches: Iterable[tuple[np.ndarray, np.ndarray]],
     """One pass of forward, loss, zero_grad, backward and step over ``batches``; returns the
     number of steps taken (at most ``max_batches``)."""
     steps = 0
-    if s.framework == "barenet":
+    if s.framework == "numpy":
+        for x, y in batches:
+            if steps == max_batches:
+                break
+            s.model.step(x, y)
+            steps += 1
+    elif s.framework == "barenet":
         model, crit, opt = s.model, s.criterion, s.opt
         backward = training_backward(model)
         model.train()

@@ -116,6 +116,9 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
             limit = TARGETS[f"{key}_epoch_ratio"]
             target = f"<= {limit}x" + (f" (stretch {TARGETS[stretch]}x)" if stretch else "")
             add(f"{name} training epoch (s)", e["barenet_s"], e["torch_s"], r, target, r <= limit)
+            if e.get("numpy_floor_s"):
+                add(f"{name} epoch, the same step hand-written in NumPy, no framework (s)",
+                    e["numpy_floor_s"], e["torch_s"], _ratio(e["numpy_floor_s"], e["torch_s"]))
     f = res.get("mlp_flops")
     if f:
         over = f["barenet_epoch_over_bound"]

@@ -63,13 +63,17 @@ def epoch_time(name: str, data: Data, seed: int, max_batches: int | None, repeat
     hp = cli_hparams(name)
     kind, bs = model_input(name), hp["batch_size"]
     setups = _setups(name, hp, seed)
+    # The classic MLP also runs as a hand-written NumPy step (benchmarks/numpy_floor.py).
+    floor = name == "mlp" and hp["optimizer"] == "sgd"
+    if floor:
+        setups["numpy"] = make_setup("numpy", build_model({"name": name}, rng=seed), hp)
     full = len(data.loader(kind, bs, seed, 0))
     for s in setups.values():
         train_epoch(s, data.loader(kind, bs, seed, 0), warmup)
-    times: dict[str, list[float]] = {fw: [] for fw in FRAMEWORKS}
+    times: dict[str, list[float]] = {fw: [] for fw in setups}
     steps = full
     for r in range(repeats):
-        for fw in _order(r):
+        for fw in _order(r) + (("numpy",) if floor else ()):
             loader = data.loader(kind, bs, seed, r + 1)
             box = {}
             t = timed(lambda: box.setdefault("n", train_epoch(setups[fw], loader, max_batches)))
@@ -83,7 +87,8 @@ def epoch_time(name: str, data: Data, seed: int, max_batches: int | None, repeat
             "samples_per_epoch": len(data.train_y), "repeats": repeats,
             "barenet_s": median(times["barenet"]), "torch_s": median(times["torch"]),
             "barenet_all_s": times["barenet"], "torch_all_s": times["torch"],
-            "data_pipeline_s": median(data_s)}
+            "data_pipeline_s": median(data_s),
+            "numpy_floor_s": median(times["numpy"]) if floor else None}
 
 
 def inference(name: str, data: Data, seed: int, n_single: int, n_big: int, repeats: int,

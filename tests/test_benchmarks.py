@@ -150,3 +150,27 @@ def test_both_frameworks_take_the_same_steps_and_schedule(monkeypatch):
     assert t.opt.param_groups[0]["lr"] == pytest.approx(b.opt.param_groups[0]["lr"])
     for k, v in b.model.state_dict().items():
         np.testing.assert_allclose(v, t.model.state_dict()[k].numpy(), atol=2e-5, err_msg=k)
+
+
+def test_numpy_floor_step_trains_exactly_like_barenet(monkeypatch):
+    """The hand-written NumPy reference step computes the same SGD updates as barenet."""
+    import numpy as np
+    from barenet.models import build_model
+    fw = _frameworks(monkeypatch)
+    hp = fw.cli_hparams("mlp")
+    model = build_model({"name": "mlp"}, rng=0)
+    rng = np.random.default_rng(2)
+    batches = [(rng.standard_normal((16, 784), dtype=np.float32), rng.integers(0, 10, 16))
+               for _ in range(5)]
+    ours, floor = fw.make_setup("barenet", model, hp), fw.make_setup("numpy", model, hp)
+    assert fw.train_epoch(ours, batches) == fw.train_epoch(floor, batches) == len(batches)
+    for start, p, q in zip(model.parameters(), ours.model.parameters(), floor.model.params):
+        assert np.abs(q - start.data).max() > 1e-3  # the steps moved the weights
+        np.testing.assert_allclose(q, p.data, atol=1e-6)
+
+
+def test_numpy_floor_refuses_other_models(monkeypatch):
+    from barenet.models import build_model
+    fw = _frameworks(monkeypatch)
+    with pytest.raises(ValueError, match="Linear-ReLU-Linear and SGD"):
+        fw.make_setup("numpy", build_model({"name": "mlp-deep"}, rng=0), fw.cli_hparams("mlp"))
