@@ -86,7 +86,7 @@ class SGD(Optimizer):
             if owned:
                 g *= lr
                 d -= g
-            else:
-                t = self._tmp(p, 1)
+            else:  # g is the momentum buffer or p.grad, so scratch 0 is free again
+                t = self._tmp(p, 0)
                 np.multiply(g, lr, out=t)
                 d -= t
