@@ -110,15 +110,34 @@ class MaxPool2d(_Pool2d):
     # The common 2x2, stride-2 pool as two pairwise maxima: first across each pair of columns,
     # then across each pair of rows of that. A strict ">" at each step picks the first maximum
     # in row-major order, so two boolean maps of "the second one won" locate it for backward.
+    # Both directions run over blocks of channels of about 512 KB: each block is read by
+    # several passes, and the later ones then find it in the cache.
+    _BLOCK_BYTES = 1 << 19
+
+    def _channel_blocks(self, work: np.ndarray) -> list[slice]:
+        """Slices of the channel axis of a (C, H, W, N) array, about _BLOCK_BYTES each."""
+        per = max(1, self._BLOCK_BYTES // max(1, work[0].nbytes))
+        return [slice(c, c + per) for c in range(0, work.shape[0], per)]
+
     def _forward_2x2(self, xw: np.ndarray, out_hw: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-        h2, w2 = 2 * out_hw[0], 2 * out_hw[1]
-        left, right = xw[:, :h2, 0:w2:2], xw[:, :h2, 1:w2:2]
-        right_won = right > left
-        cols = np.maximum(left, right)                        # (C, 2 Ho, Wo, N)
-        top, bottom = cols[:, 0::2], cols[:, 1::2]
-        bottom_won = bottom > top
+        (ho, wo), c, n = out_hw, xw.shape[0], xw.shape[3]
+        h2, w2 = 2 * ho, 2 * wo
+        right_won = np.empty((c, h2, wo, n), dtype=bool)      # per pair of columns
+        bottom_won = np.empty((c, ho, wo, n), dtype=bool)     # per pair of rows of those
+        out = np.empty((c, ho, wo, n), dtype=xw.dtype)
+        blocks = self._channel_blocks(xw)
+        cols = np.empty((blocks[0].stop - blocks[0].start, h2, wo, n), dtype=xw.dtype)
+        for b in blocks:
+            x = xw[b]
+            left, right = x[:, :h2, 0:w2:2], x[:, :h2, 1:w2:2]
+            col_max = cols[:x.shape[0]]                          # (block, 2 Ho, Wo, N)
+            np.greater(right, left, out=right_won[b])
+            np.maximum(left, right, out=col_max)
+            top, bottom = col_max[:, 0::2], col_max[:, 1::2]
+            np.greater(bottom, top, out=bottom_won[b])
+            np.maximum(top, bottom, out=out[b])
         self._cache = ("2x2", right_won, bottom_won, xw.shape, dtype)
-        return np.maximum(top, bottom)
+        return out
 
     def _backward_2x2(self, grad_out: np.ndarray) -> np.ndarray:
         _, right_won, bottom_won, work_shape, dtype = self._cache
@@ -128,10 +147,12 @@ class MaxPool2d(_Pool2d):
         dxw = (np.empty if (h, w) == (h2, w2) else np.zeros)(work_shape, dtype=g.dtype)
         # Each of the four window positions gets g where it won, 0 elsewhere: one write per
         # input pixel, from boolean maps a quarter of the input's size.
-        for row, row_won in ((0, ~bottom_won), (1, bottom_won)):
-            right = right_won[:, row::2]  # within that row, the right column won
-            np.multiply(g, row_won & ~right, out=dxw[:, row:h2:2, 0:w2:2])
-            np.multiply(g, row_won & right, out=dxw[:, row:h2:2, 1:w2:2])
+        for b in self._channel_blocks(dxw):
+            bottom = bottom_won[b]
+            for row, row_won in ((0, ~bottom), (1, bottom)):
+                right = right_won[b, row::2]  # within that row, the right column won
+                np.multiply(g[b], row_won & ~right, out=dxw[b, row:h2:2, 0:w2:2])
+                np.multiply(g[b], row_won & right, out=dxw[b, row:h2:2, 1:w2:2])
         return from_work(dxw)
 
 
