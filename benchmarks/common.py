@@ -96,6 +96,19 @@ def machine_info(versions: dict[str, str]) -> dict[str, Any]:
 
 
 # -- timing -----------------------------------------------------------------------------------
+#: Seconds to wait before timing a framework. After its last operation, each library's idle
+#: threads keep spinning for a while (OpenBLAS about 0.1 s, PyTorch's OpenMP pool less), and
+#: they would share the two cores with the framework timed next: without the pause a short
+#: run (the inference batches) measured the other framework's spinning threads, not its own.
+SETTLE_SECONDS = 0.5
+
+
+def settle() -> None:
+    """Let the previously timed framework's threads go idle (see ``SETTLE_SECONDS``)."""
+    if SETTLE_SECONDS > 0:
+        time.sleep(SETTLE_SECONDS)
+
+
 def timed(fn: Callable[[], Any]) -> float:
     """Wall-clock seconds one call of ``fn`` takes."""
     t0 = time.perf_counter()

@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("benchmarks/run.py: PyTorch is needed (pip install torch==2.13.0)", file=sys.stderr)
         return 2
+    if mode_name == "smoke":  # tiny sizes whose numbers mean nothing: no pauses
+        common.SETTLE_SECONDS = 0.0
     threads = common.blas_threads()
     torch.set_num_threads(threads)
     machine = common.machine_info(versions())

@@ -16,7 +16,7 @@ from typing import Any
 
 
 from barenet.models import build_model, model_input
-from common import Data, child_peak_rss, matmul_gflops, median, timed
+from common import Data, child_peak_rss, matmul_gflops, median, settle, timed
 from frameworks import accuracy, cli_hparams, make_setup, train_epoch
 
 FRAMEWORKS = ("barenet", "torch")
@@ -76,6 +76,7 @@ def epoch_time(name: str, data: Data, seed: int, max_batches: int | None, repeat
         for fw in _order(r) + (("numpy",) if floor else ()):
             loader = data.loader(kind, bs, seed, r + 1)
             box = {}
+            settle()
             t = timed(lambda: box.setdefault("n", train_epoch(setups[fw], loader, max_batches)))
             steps = box["n"]
             times[fw].append(t * full / steps)
@@ -122,6 +123,7 @@ def inference(name: str, data: Data, seed: int, n_single: int, n_big: int, repea
         for r in range(repeats):
             for fw in _order(r):
                 run = (lambda: barenet_run(xs)) if fw == "barenet" else (lambda: torch_run(xt))
+                settle()
                 rates[fw].append(n / timed(run))
         out[label] = {"batch_size": len(xs[0]), "images": n,
                       "barenet_img_s": median(rates["barenet"]),
@@ -149,6 +151,7 @@ def mlp_flops(data: Data, seed: int, n_steps: int, repeats: int, matmul: dict[st
     times: dict[str, list[float]] = {fw: [] for fw in FRAMEWORKS}
     for r in range(repeats):
         for fw in _order(r):
+            settle()
             times[fw].append(timed(lambda: train_epoch(setups[fw], batches)) / len(batches))
     step = {fw: median(times[fw]) for fw in FRAMEWORKS}
     epoch_flops = per_sample * len(data.train_y)
@@ -187,6 +190,7 @@ def time_to_accuracy(name: str, data: Data, seed: int, target: float,
     for epoch in range(1, hp["epochs"] + 1):
         for fw in list(active):
             s, r = setups[fw], res[fw]
+            settle()
             r["epoch_s"].append(timed(lambda: train_epoch(s, data.loader(kind, bs, seed, epoch))))
             r["accuracy"].append(accuracy(s, xt, data.test_y))
             if r["accuracy"][-1] >= target:
