@@ -22,7 +22,7 @@ from frameworks import versions
 SECTIONS = ("matmul", "mlp", "cnn", "infer", "flops", "tta", "memory")
 MODES: dict[str, dict[str, Any]] = {
     "full": dict(limit_train=None, limit_test=None, mlp_batches=None, cnn_batches=None,
-                 repeats=3, warmup=50, n_single=2000, n_big=10, infer_repeats=3, flop_steps=400,
+                 repeats=5, warmup=50, n_single=2000, n_big=10, infer_repeats=5, flop_steps=400,
                  tta=True, tta_max_epochs=None, peak_size=2048, peak_repeats=5, peak_seconds=0.05,
                  big=1000),
     "quick": dict(limit_train=None, limit_test=None, mlp_batches=200, cnn_batches=25,
