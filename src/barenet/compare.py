@@ -268,7 +268,10 @@ def _summary(cfg: dict, rec: dict, start_diff: float, threads: int, torch_versio
     ep_b, ep_t = rec["barenet"]["epochs"], rec["pytorch"]["epochs"]
     notes = ["same initial weights (barenet's, copied into PyTorch), same batches in the same "
              "order, same optimizer and hyper-parameters, float32, constant learning rate",
-             f"training seconds exclude data loading and evaluation; both use {threads} threads"]
+             f"training seconds exclude data loading and evaluation; both use {threads} threads",
+             "the two libraries alternate batch by batch, so each runs while the other's idle "
+             "threads are still spinning: the seconds are indicative; benchmarks/run.py times "
+             "them apart"]
     layer_names = {type(m).__name__ for m in model.modules()}
     if "Dropout" in layer_names:
         notes.append("the model has Dropout: the two libraries draw different dropout masks, "
