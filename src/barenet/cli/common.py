@@ -80,7 +80,9 @@ def pct(x: float | None, digits: int = 2) -> str:
 
 
 def seconds(s: float) -> str:
-    """A duration: '42.1 s' or '3 min 05 s'."""
+    """A duration: '42.1 s', '0.04 s' (under a second) or '3 min 05 s'."""
+    if s < 1:
+        return f"{s:.2f} s"
     if s < 60:
         return f"{s:.1f} s"
     m, rest = divmod(int(round(s)), 60)

@@ -158,7 +158,7 @@ def _summary(result, wall: float) -> None:
     done = result.epochs_completed
     how = " (stopped early)" if result.stopped_early else ""
     resumed = f", resumed after epoch {result.resumed_from}" if result.resumed_from else ""
-    print(f"trained {spec['name']} on {cfg['dataset']}: {done} epochs{how} in "
+    print(f"trained {spec['name']} on {cfg['dataset']}: {done} epoch{'s' if done != 1 else ''}{how} in "
           f"{seconds(cfg.get('training_seconds', result.seconds))} ({seconds(wall)} with data "
           f"loading and evaluation{resumed})")
     if result.best_val_acc is not None:
