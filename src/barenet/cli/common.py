@@ -130,7 +130,8 @@ class ProgressPrinter(Callback):
         done = trainer.state.epoch
         where = f", resuming after epoch {done}" if done else ""
         self._print(f"training on {n_train} images, validating on {n_val}, "
-                    f"{trainer.epochs} epochs of {len(trainer.loader)} batches{where}")
+                    f"{trainer.epochs} epoch{'s' if trainer.epochs != 1 else ''} of "
+                    f"{len(trainer.loader)} batches{where}")
 
     def on_epoch_begin(self, epoch: int, num_batches: int) -> None:
         self._loss_sum = 0.0
