@@ -16,6 +16,9 @@ import numpy as np
 from .errors import ConfigError
 
 TORCH_HINT = 'PyTorch is not installed: pip install "barenet[torch]"'
+#: Pause (s) before each library's epoch: after its last operation, the other library's idle
+#: threads keep spinning for 0.1-0.2 s on the cores the next one needs.
+SETTLE_SECONDS = 0.5
 
 #: What ``barenet compare`` trains unless told otherwise. Settings left None (batch size,
 #: optimizer, lr, momentum, weight decay) take ``barenet train``'s defaults for the model; the
@@ -215,35 +218,44 @@ def run_comparison(config: dict | None = None,
     opt_b, opt_t = _optimizers(cfg, model.parameters(), tmodel.parameters())
     rec = {lib: {"epochs": [], "batch_losses": [], "train_seconds": 0.0}
            for lib in ("barenet", "pytorch")}
+    def barenet_step(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        logits = model(x)
+        loss = criterion(logits, y)
+        opt_b.zero_grad()
+        model.backward(criterion.backward(), need_input_grad=False)  # as torch: no dL/dx for data
+        opt_b.step()
+        return loss, logits
+
+    def torch_step(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        xt, yt = torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64))
+        tlogits = tmodel(xt)
+        tloss = torch.nn.functional.cross_entropy(tlogits, yt)
+        opt_t.zero_grad()
+        tloss.backward()
+        opt_t.step()
+        return tloss.item(), tlogits.detach().argmax(dim=1).numpy()
+
     for epoch in range(1, int(cfg["epochs"]) + 1):
         model.train()
         tmodel.train()
         sums = {lib: {"loss": 0.0, "right": 0, "seconds": 0.0} for lib in rec}
-        seen = 0
-        for x, y in loader:
-            t0 = time.perf_counter()
-            logits = model(x)
-            loss = criterion(logits, y)
-            opt_b.zero_grad()
-            model.backward(criterion.backward(), need_input_grad=False)  # as torch: no dL/dx for data
-            opt_b.step()
-            t1 = time.perf_counter()
-            xt, yt = torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64))
-            tlogits = tmodel(xt)
-            tloss = torch.nn.functional.cross_entropy(tlogits, yt)
-            opt_t.zero_grad()
-            tloss.backward()
-            opt_t.step()
-            t2 = time.perf_counter()
-            sums["barenet"]["seconds"] += t1 - t0
-            sums["pytorch"]["seconds"] += t2 - t1
-            for lib, lv, pred in (("barenet", float(loss), logits.argmax(axis=1)),
-                                  ("pytorch", float(tloss.item()),
-                                   tlogits.detach().argmax(dim=1).numpy())):
-                sums[lib]["loss"] += lv * len(y)
+        # One library's whole epoch, then the other's on the same batches (the loader's state
+        # is rewound), each after a pause: run batch by batch, each library would run while
+        # the other's idle threads still spin on the same cores, and neither time would hold.
+        epoch_start = loader.state_dict()
+        for lib, step in (("barenet", barenet_step), ("pytorch", torch_step)):
+            loader.load_state_dict(epoch_start)
+            time.sleep(SETTLE_SECONDS)
+            seen = 0
+            for x, y in loader:
+                t0 = time.perf_counter()
+                loss, out = step(x, y)
+                sums[lib]["seconds"] += time.perf_counter() - t0
+                pred = out.argmax(axis=1) if lib == "barenet" else out
+                sums[lib]["loss"] += float(loss) * len(y)
                 sums[lib]["right"] += int((pred == y).sum())
-                rec[lib]["batch_losses"].append(round(lv, 7))
-            seen += len(y)
+                rec[lib]["batch_losses"].append(round(float(loss), 7))
+                seen += len(y)
         acc_b, acc_t = _evaluate_both(model, tmodel, test_loader, torch)
         for lib, acc in (("barenet", acc_b), ("pytorch", acc_t)):
             s = sums[lib]
@@ -268,10 +280,8 @@ def _summary(cfg: dict, rec: dict, start_diff: float, threads: int, torch_versio
     ep_b, ep_t = rec["barenet"]["epochs"], rec["pytorch"]["epochs"]
     notes = ["same initial weights (barenet's, copied into PyTorch), same batches in the same "
              "order, same optimizer and hyper-parameters, float32, constant learning rate",
-             f"training seconds exclude data loading and evaluation; both use {threads} threads",
-             "the two libraries alternate batch by batch, so each runs while the other's idle "
-             "threads are still spinning: the seconds are indicative; benchmarks/run.py times "
-             "them apart"]
+             f"training seconds exclude data loading and evaluation; both use {threads} threads; "
+             "each epoch runs in barenet, then in PyTorch, after a pause"]
     layer_names = {type(m).__name__ for m in model.modules()}
     if "Dropout" in layer_names:
         notes.append("the model has Dropout: the two libraries draw different dropout masks, "
