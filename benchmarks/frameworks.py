@@ -1,7 +1,7 @@
 """The two sides of every comparison: a barenet model and its PyTorch twin, trained alike.
 
 ``torch_twin(model)`` rebuilds a barenet ``Sequential`` layer by layer in ``torch.nn`` (with
-``barenet.compare.to_torch``) and copies
+``barenet.torch_twin.to_torch``) and copies
 its weights over through ``state_dict`` (the layouts and key names are the same), so both start
 from identical weights. ``Setup`` holds one framework's model, loss and optimizer (and,
 optionally, the learning-rate schedule); ``train_epoch`` / ``accuracy`` / ``infer`` run them on
@@ -59,7 +59,7 @@ def barenet_scheduler(opt: optim.Optimizer, hp: dict[str, Any], steps_per_epoch:
 def torch_twin(model: nn.Module):
     """A ``torch.nn`` copy of barenet ``model`` (a Sequential) with the same weights: the same
     mapping ``barenet compare`` uses."""
-    from barenet.compare import to_torch
+    from barenet.torch_twin import to_torch
     return to_torch(model)
 
 

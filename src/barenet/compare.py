@@ -1,9 +1,9 @@
 """barenet beside PyTorch: the same network, initial weights, batches and optimizer, trained twice.
 
-``to_torch(model)`` rebuilds a barenet ``Sequential`` layer by layer as a ``torch.nn.Sequential``
-with the same state_dict keys, ``run_comparison(config)`` trains both on one shared batch order
-and returns per-epoch curves, test accuracy and training seconds for each. torch is imported
-inside the functions; a missing torch raises ConfigError with the install hint.
+``run_comparison(config)`` builds a barenet model, its PyTorch twin (``torch_twin.to_torch``),
+trains both on one shared batch order and returns per-epoch curves, test accuracy and training
+seconds for each; ``plot_comparison`` draws them. torch is imported inside the functions; a
+missing torch raises ConfigError with the install hint.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import ConfigError
+from .torch_twin import import_torch, numpy_threads, to_torch
 
-TORCH_HINT = 'PyTorch is not installed: pip install "barenet[torch]"'
 #: Pause (s) before each library's epoch: after its last operation, the other library's idle
 #: threads keep spinning for 0.1-0.2 s on the cores the next one needs.
 SETTLE_SECONDS = 0.5
@@ -27,110 +27,6 @@ DEFAULTS: dict[str, Any] = {
     "model": "mlp", "dataset": "mnist", "epochs": 3, "seed": 0, "batch_size": None,
     "lr": None, "optimizer": None, "momentum": None, "weight_decay": None, "hidden": None,
     "limit_train": None, "limit_test": None, "data_dir": None,
-}
-
-
-def import_torch() -> Any:
-    """``torch``, or ConfigError with the one-line install hint."""
-    try:
-        import torch
-    except ImportError:
-        raise ConfigError(TORCH_HINT) from None
-    return torch
-
-
-def numpy_threads() -> int:
-    """Threads NumPy's BLAS uses: the usual environment variables, else the usable CPUs."""
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def to_torch(model: Any) -> Any:
-    """A ``torch.nn.Module`` with the same layers, in the same order, and the same weights.
-
-    Walks nested Sequentials; the state_dict keys are the same, so barenet's arrays load
-    strictly. Raises ConfigError naming any layer it cannot map.
-    """
-    torch = import_torch()
-    tmodel = _build_torch(torch.nn, model)
-    state = {}
-    for k, v in model.state_dict().items():
-        v = np.asarray(v)
-        state[k] = torch.from_numpy(v.astype(np.float32) if np.issubdtype(v.dtype, np.floating)
-                                    else v.copy())
-    missing, unexpected = tmodel.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ConfigError(f"compare: PyTorch copy of {type(model).__name__} does not match: "
-                          f"missing {missing}, unexpected {unexpected}")
-    return tmodel
-
-
-def _build_torch(tnn: Any, model: Any) -> Any:
-    name = type(model).__name__
-    if name == "Sequential":
-        out = tnn.Sequential()
-        for child_name, child in model._modules.items():
-            out.add_module(child_name, _build_torch(tnn, child))
-        return out
-    factory = _LAYERS.get(name)
-    if factory is None or model._modules:
-        raise ConfigError(f"compare: no PyTorch equivalent for layer {name}; supported: "
-                          + ", ".join(sorted(_LAYERS)) + ", Sequential")
-    return factory(tnn, model)
-
-
-def _pair(v: Any) -> Any:
-    return tuple(v) if isinstance(v, (list, tuple)) else v
-
-
-def _conv(tnn: Any, m: Any) -> Any:
-    c_out, c_in, kh, kw = m.weight.data.shape
-    return tnn.Conv2d(c_in, c_out, (kh, kw), stride=_pair(getattr(m, "stride", 1)),
-                      padding=_pair(getattr(m, "padding", 0)),
-                      bias=getattr(m, "bias", None) is not None)
-
-
-def _pool(cls: str) -> Callable[[Any, Any], Any]:
-    def make(tnn: Any, m: Any) -> Any:
-        k = _pair(m.kernel_size)
-        stride = getattr(m, "stride", None)
-        return getattr(tnn, cls)(k, stride=_pair(stride) if stride is not None else None,
-                                 padding=_pair(getattr(m, "padding", 0)))
-    return make
-
-
-def _norm(cls: str) -> Callable[[Any, Any], Any]:
-    def make(tnn: Any, m: Any) -> Any:
-        n = int(getattr(m, "num_features", 0) or m.running_mean.shape[0])
-        return getattr(tnn, cls)(n, eps=float(getattr(m, "eps", 1e-5)),
-                                 momentum=float(getattr(m, "momentum", 0.1)),
-                                 affine=getattr(m, "weight", None) is not None)
-    return make
-
-
-_LAYERS: dict[str, Callable[[Any, Any], Any]] = {
-    "Linear": lambda tnn, m: tnn.Linear(m.weight.data.shape[1], m.weight.data.shape[0],
-                                        bias=getattr(m, "bias", None) is not None),
-    "Conv2d": _conv,
-    "MaxPool2d": _pool("MaxPool2d"),
-    "AvgPool2d": _pool("AvgPool2d"),
-    "BatchNorm1d": _norm("BatchNorm1d"),
-    "BatchNorm2d": _norm("BatchNorm2d"),
-    "ReLU": lambda tnn, m: tnn.ReLU(),
-    "Tanh": lambda tnn, m: tnn.Tanh(),
-    "Sigmoid": lambda tnn, m: tnn.Sigmoid(),
-    "LeakyReLU": lambda tnn, m: tnn.LeakyReLU(float(getattr(m, "negative_slope", 0.01))),
-    "Flatten": lambda tnn, m: tnn.Flatten(int(getattr(m, "start_dim", 1))),
-    "Dropout": lambda tnn, m: tnn.Dropout(float(getattr(m, "p", 0.5))),
-    "Identity": lambda tnn, m: tnn.Identity(),
-    "Softmax": lambda tnn, m: tnn.Softmax(int(getattr(m, "dim", -1))),
 }
 
 

@@ -91,7 +91,7 @@ def blas_threads(n: int) -> Iterator[None]:
 
 def worker_threads(jobs: int) -> int:
     """BLAS threads per process when ``jobs`` processes share the CPUs."""
-    from .compare import numpy_threads
+    from .torch_twin import numpy_threads
 
     return max(1, numpy_threads() // max(1, jobs))
 

@@ -61,7 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import import_torch, plot_comparison, run_comparison
+    from ..compare import plot_comparison, run_comparison
+    from ..torch_twin import import_torch
 
     for name in ("epochs", "batch_size", "limit_train", "limit_test"):
         value = getattr(args, name)
