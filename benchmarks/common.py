@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from barenet import compare
 from barenet.data.datasets import load_dataset
 from barenet.data.loader import DataLoader
 from barenet.data.transforms import Normalize
@@ -97,10 +98,10 @@ def machine_info(versions: dict[str, str]) -> dict[str, Any]:
 
 # -- timing -----------------------------------------------------------------------------------
 #: Seconds to wait before timing a framework. After its last operation, each library's idle
-#: threads keep spinning for a while (OpenBLAS about 0.1 s, PyTorch's OpenMP pool less), and
+#: threads keep spinning for a while (here PyTorch was slowed for 0.1-0.2 s after NumPy), and
 #: they would share the two cores with the framework timed next: without the pause a short
 #: run (the inference batches) measured the other framework's spinning threads, not its own.
-SETTLE_SECONDS = 0.5
+SETTLE_SECONDS = compare.SETTLE_SECONDS  # 0.5 s, the pause `barenet compare` makes too
 
 
 def settle() -> None:
