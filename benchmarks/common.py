@@ -25,6 +25,34 @@ MB = 1e6  # memory is reported in MB = 10^6 bytes (the stricter reading of "200 
 
 
 # -- the machine ------------------------------------------------------------------------------
+#: Set on this project's machines for old OpenBLAS builds; with a current NumPy they force an
+#: older kernel (Haswell instead of SkylakeX), which is not what a user's NumPy runs.
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def run_with_numpys_own_kernel(keep: bool = False) -> None:
+    """Re-run this script (``os.execve``) without ``OPENBLAS_OVERRIDES`` in its environment,
+    so that it and every process it starts time the kernel NumPy picks by itself. Does
+    nothing when ``keep`` is true or neither variable is set. Call it first thing in
+    ``__main__``, never from a test."""
+    if keep or not any(v in os.environ for v in OPENBLAS_OVERRIDES):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_OVERRIDES}
+    env["BARENET_BENCH_UNSET"] = ",".join(v for v in OPENBLAS_OVERRIDES if v in os.environ)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def blas_environment() -> str:
+    """One line: the OpenBLAS kernel in use and what was done with the override variables."""
+    kernel = _openblas()[1] or "unknown"
+    unset = os.environ.get("BARENET_BENCH_UNSET")
+    kept = [f"{v}={os.environ[v]}" for v in OPENBLAS_OVERRIDES if v in os.environ]
+    how = (f"unset {unset}" if unset else f"kept {' '.join(kept)}" if kept else "no overrides set")
+    return f"OpenBLAS kernel {kernel} ({how})"
+
+
 def _openblas() -> tuple[int | None, str | None]:
     """(threads, kernel name) of the OpenBLAS bundled with NumPy, asked through ctypes;
     (None, None) if there is none or it cannot be asked."""
@@ -90,7 +118,7 @@ def machine_info(versions: dict[str, str]) -> dict[str, Any]:
     except OSError:
         load = None
     return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "blas_threads": blas_threads(),
-            "openblas_kernel": _openblas()[1],
+            "openblas_kernel": _openblas()[1], "blas_environment": blas_environment(),
             "python": platform.python_version(), **versions,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "loadavg_at_start": load}

@@ -254,7 +254,7 @@ def model_step(args, torch) -> None:
     def ours():  # like PyTorch, no gradient for the input images
         crit(model(x), y)
         opt.zero_grad()
-        model.backward(crit.backward(), need_input_grad=False)
+        model.backward_params_only(crit.backward())
         opt.step()
 
     def theirs():

@@ -1,7 +1,7 @@
 """The two sides of every comparison: a barenet model and its PyTorch twin, trained alike.
 
 ``torch_twin(model)`` rebuilds a barenet ``Sequential`` layer by layer in ``torch.nn`` (with
-``barenet.torch_twin.to_torch``) and copies
+``barenet.compare.to_torch``) and copies
 its weights over through ``state_dict`` (the layouts and key names are the same), so both start
 from identical weights. ``Setup`` holds one framework's model, loss and optimizer (and,
 optionally, the learning-rate schedule); ``train_epoch`` / ``accuracy`` / ``infer`` run them on
@@ -10,7 +10,6 @@ the same NumPy batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import inspect
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -52,14 +51,15 @@ def barenet_scheduler(opt: optim.Optimizer, hp: dict[str, Any], steps_per_epoch:
     if hp["scheduler"] in (None, "none"):
         return None, "epoch"
     from barenet.train.api import make_scheduler
-    return make_scheduler(hp["scheduler"], opt, hp["epochs"], steps_per_epoch, hp)
+    sched = make_scheduler(hp["scheduler"], opt, hp["epochs"], steps_per_epoch, hp)
+    return sched, "epoch" if sched is None else sched.interval
 
 
 # -- PyTorch ------------------------------------------------------------------------------------
 def torch_twin(model: nn.Module):
     """A ``torch.nn`` copy of barenet ``model`` (a Sequential) with the same weights: the same
     mapping ``barenet compare`` uses."""
-    from barenet.torch_twin import to_torch
+    from barenet.compare import to_torch
     return to_torch(model)
 
 
@@ -144,11 +144,9 @@ def _copy_barenet(model: nn.Module) -> nn.Module:
 
 
 def training_backward(model: nn.Module) -> Callable[[np.ndarray], Any]:
-    """``model``'s backward as barenet's trainer calls it: a Sequential that can skip the
-    first layer's input gradient (which the data does not need) is asked to."""
-    if "need_input_grad" in inspect.signature(model.backward).parameters:
-        return lambda g: model.backward(g, need_input_grad=False)
-    return model.backward
+    """``model``'s backward as barenet's trainer calls it: the first layer skips its input
+    gradient (the data does not need one)."""
+    return model.backward_params_only
 
 
 def train_epoch(s: Setup, batches: Iterable[tuple[np.ndarray, np.ndarray]],

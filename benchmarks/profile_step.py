@@ -11,7 +11,6 @@ batch) get their own rows. Every number is the median over the timed steps, in m
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import time
@@ -62,9 +61,7 @@ def profile_barenet(s: Any, batches: list, warmup: int) -> dict[str, list[float]
     layers = leaves(model)
     # As barenet's trainer does: the first layer skips dL/dx when it can.
     first = next(iter(model._modules.values()), None)
-    params_only = first if (first is layers[0][1] and hasattr(first, "backward_params_only")
-                            and "need_input_grad" in str(inspect.signature(model.backward))
-                            ) else None
+    params_only = first if first is layers[0][1] else None
     times: dict[str, list[float]] = defaultdict(list)
     model.train()
     for i, (x, y) in enumerate(batches):
@@ -180,14 +177,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="OUT.json")
+    ap.add_argument("--keep-openblas-env", action="store_true",
+                    help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (by default they are unset)")
+    ap.add_argument("--textbook", action="store_true",
+                    help="run barenet's layers on their plain textbook code, without kernels")
     args = ap.parse_args(argv)
+    if args.textbook:
+        from barenet.nn import kernels
+        kernels.set_enabled(False)
     import torch
     threads = common.blas_threads()
     torch.set_num_threads(threads)
     data = common.Data(limit_test=0)
     machine = common.machine_info(versions())
     print(f"{machine['cpu']}, {threads} threads, numpy {machine['numpy']}, torch "
-          f"{machine['torch']}; median of {args.steps} steps, milliseconds per step\n")
+          f"{machine['torch']}, {machine['blas_environment']}; median of {args.steps} steps, "
+          f"milliseconds per step{' (barenet textbook code)' if args.textbook else ''}\n")
     results = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         res = profile_model(name, data, args.steps, args.warmup, args.seed)
@@ -203,4 +208,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    common.run_with_numpys_own_kernel(keep="--keep-openblas-env" in sys.argv[1:])
     sys.exit(main())

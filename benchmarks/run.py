@@ -186,7 +186,7 @@ def report(rows: list[dict[str, Any]], machine: dict[str, Any], mode: str) -> st
             f"{machine['cpu']} ({machine['logical_cores']} logical cores, "
             f"{machine['blas_threads']} threads for NumPy's BLAS and PyTorch), numpy "
             f"{machine['numpy']}, torch {machine['torch']}, barenet {machine['barenet']}, "
-            f"{machine['date']}.{note}\n\n{table}\n\n"
+            f"{machine['blas_environment']}, {machine['date']}.{note}\n\n{table}\n\n"
             "ratio = barenet / PyTorch time per unit of work (memory: barenet / PyTorch peak "
             "RSS); below 1 barenet is faster (or smaller). Same initial weights, batches, batch "
             "size and optimizer in both; method in `benchmarks/README.md`.\n")
@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", metavar="LIST",
                     help=f"comma-separated subset of {','.join(SECTIONS)}")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-openblas-env", action="store_true",
+                    help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (by default they are unset)")
     args = ap.parse_args(argv)
     chosen = SECTIONS if not args.only else tuple(s.strip() for s in args.only.split(",") if s)
     unknown = [s for s in chosen if s not in SECTIONS]
@@ -221,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(threads)
     machine = common.machine_info(versions())
     machine["torch_threads"] = torch.get_num_threads()
-    log(f"mode {mode_name}, sections {','.join(chosen)}, {threads} threads")
+    log(f"mode {mode_name}, sections {','.join(chosen)}, {threads} threads, "
+        f"{machine['blas_environment']}")
     results = run_sections(list(chosen), mode_name, bool(args.only), args.seed)
     rows = build_rows(results)
     if mode_name == "smoke":  # tiny sizes: a target cannot be met or missed
@@ -244,4 +247,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    common.run_with_numpys_own_kernel(keep="--keep-openblas-env" in sys.argv[1:])
     sys.exit(main())

@@ -53,7 +53,7 @@ class Swish(nn.Module):
         self._require_cache(self._cache)         # a clear error if forward was never called
         x, s = self._cache
         ds = s * (1 - s)                         # sigmoid'(beta x)
-        self.beta.grad += np.sum(grad_out * x * x * ds, axis=0)   # accumulate, summed over N
+        self.beta.accumulate_grad(np.sum(grad_out * x * x * ds, axis=0))  # summed over N
         return grad_out * (s + self.beta.data * x * ds)
 
     def extra_repr(self) -> str:
@@ -68,7 +68,7 @@ class BuggySwish(Swish):
         self._require_cache(self._cache)
         x, s = self._cache
         ds = s * (1 - s)
-        self.beta.grad += np.sum(grad_out * x * x * ds, axis=0)
+        self.beta.accumulate_grad(np.sum(grad_out * x * x * ds, axis=0))
         return grad_out * (s + x * ds)           # BUG: should be s + beta * x * ds
 
 

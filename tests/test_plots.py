@@ -51,6 +51,18 @@ def test_history_curves(tmp_path, with_val):
                                   test_accuracy=0.9))
 
 
+def test_save_figure_is_atomic(tmp_path):
+    """A finished figure replaces the file whole; a failed one leaves the old file and no
+    temporary file behind."""
+    path = plots.save_figure(plots.new_figure(3, 2), tmp_path / "sub" / "f.png")
+    before = path.read_bytes()
+    broken = plots.new_figure(3, 2)
+    broken.savefig = lambda fh, format: (fh.write(b"half a png"), 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        plots.save_figure(broken, path)
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["f.png"]
+
+
 def test_confusion_per_class_and_mistakes(tmp_path, rng):
     result, data = _eval_result(rng)
     cm = result["confusion_matrix"]

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .nn.init import as_generator, find_generators
 from .nn.module import Module
 
 #: Entries of a gradient smaller than this fraction of the largest gradient entry in the same
@@ -120,16 +121,6 @@ class GradCheckResult:
         return f"gradcheck {'passed' if self.ok else 'FAILED'} (tolerance {self.tolerance:.0e}): {rows}"
 
 
-def _generators(module: Module) -> list[tuple[np.random.Generator, dict[str, Any]]]:
-    """Every Generator a (sub)module holds, with its current state, so draws can be replayed."""
-    found = []
-    for m in module.modules():
-        for v in vars(m).values():
-            if isinstance(v, np.random.Generator):
-                found.append((v, v.bit_generator.state))
-    return found
-
-
 def _compare(analytic: dict[str, np.ndarray], numeric: dict[str, np.ndarray],
              tolerance: float) -> GradCheckResult:
     scale = max((float(np.max(np.abs(g), initial=0.0)) for g in numeric.values()), default=0.0)
@@ -147,9 +138,10 @@ def check_module(module: Module, x: np.ndarray, rng: np.random.Generator | int |
     so a Dropout in training mode keeps one fixed mask for the whole check. Buffers (running
     statistics) are restored afterwards; parameter grads are left holding the analytic values.
     """
-    gen = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    gen = as_generator(rng, "check_module")
     x = np.array(x, dtype=np.float64, copy=True)
-    generators = _generators(module)
+    # every Generator the module holds, with its current state, so draws can be replayed
+    generators = [(g, g.bit_generator.state) for g in find_generators({"": module}).values()]
     buffers = {name: np.array(b, copy=True) for name, b in module.named_buffers()}
 
     def forward() -> np.ndarray:

@@ -1,7 +1,10 @@
-"""Every figure the CLI draws, as PNG files (matplotlib's Agg renderer, no window, no pyplot).
+"""The figures of a training run, as PNG files (matplotlib's Agg renderer, no window, no pyplot),
+and the two helpers every figure uses: ``new_figure`` and ``save_figure``.
 
-Matplotlib is imported inside the functions, so ``import barenet`` needs only NumPy. Each
-function writes one PNG atomically (temporary name + ``os.replace``) and returns its path.
+Features draw their own figures with those helpers (``barenet.tune.figures``,
+``barenet.compare.figures``). Matplotlib is imported inside the functions, so ``import barenet``
+needs only NumPy. Each function writes one PNG atomically (``barenet.atomic``) and returns its
+path.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from .atomic import atomic_write
 
 #: The files ``plot_run`` writes into a run directory.
 RUN_PLOTS = {
@@ -30,17 +35,10 @@ def new_figure(width: float, height: float) -> Any:
 
 
 def save_figure(fig: Any, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (temporary file + os.replace); return path."""
+    """Write ``fig`` as PNG to ``path`` atomically (``atomic_write``); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
 
 
 def _column(history: Sequence[dict], key: str) -> np.ndarray:

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from barenet import nn
 from barenet.nn import init
 
 SHAPE = (300, 400)  # 120,000 samples: a sample std is within ~0.5% of the true one
@@ -84,6 +85,23 @@ def test_as_generator():
     assert init.as_generator(g) is g
     assert isinstance(init.as_generator(None), np.random.Generator)
     assert init.as_generator(5).random() == np.random.default_rng(5).random()
+    expected = np.random.default_rng(np.random.SeedSequence(7)).random()
+    assert init.as_generator(np.random.SeedSequence(7)).random() == expected
+
+
+@pytest.mark.parametrize("bad", ["seed", 1.5, True, [1, 2]])
+def test_as_generator_names_the_caller_on_bad_input(bad):
+    with pytest.raises(TypeError, match="^Thing: rng must be a numpy Generator, an int seed"):
+        init.as_generator(bad, "Thing")
+
+
+def test_find_generators_names_each_generator_once():
+    g = np.random.default_rng(0)
+    holder = type("Holder", (), {})()
+    holder.rng, holder.same = g, g
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Dropout(0.5, rng=1))
+    found = init.find_generators({"aug": holder, "model": model, "none": None})
+    assert list(found) == ["aug.rng", "model.1.rng"] and found["aug.rng"] is g
 
 
 def test_bad_mode():

@@ -97,13 +97,13 @@ def test_pytorch_parity_float64(bias):
 
 
 def test_backward_without_input_grad_gives_the_same_parameter_grads(rng):
-    """Sequential.backward(need_input_grad=False) skips dL/dx of the first layer only."""
+    """Sequential.backward_params_only skips dL/dx of the first layer only."""
     def grads(need_input_grad):
         model = nn.Sequential(nn.Linear(6, 5, rng=0), nn.ReLU(), nn.Linear(5, 3, rng=1))
         x = np.random.default_rng(2).standard_normal((4, 6)).astype(np.float32)
         g = np.random.default_rng(3).standard_normal((4, 3)).astype(np.float32)
         model(x)
-        out = model.backward(g, need_input_grad=need_input_grad)
+        out = model.backward(g) if need_input_grad else model.backward_params_only(g)
         return out, {k: p.grad.copy() for k, p in model.named_parameters()}
 
     dx, full = grads(True)

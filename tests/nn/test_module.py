@@ -295,18 +295,35 @@ def test_zero_grad_is_lazy_but_reads_as_zero():
     p.grad[...] = 5.0
     p.zero_grad()
     assert np.array_equal(p.grad, np.zeros((2, 3)))  # the read fills it
-    assert p.grad_for_overwrite() is None  # already zeroed: callers must add
+    p.accumulate_grad(np.ones((2, 3), dtype=np.float32))
+    assert np.array_equal(p.grad, np.ones((2, 3)))  # already zeroed: added to the zeros
 
 
-def test_grad_for_overwrite_hands_out_the_array_once():
-    p = Parameter(np.ones(4, dtype=np.float32))
-    assert p.grad_for_overwrite() is None  # fresh zeros are not "due": accumulate onto them
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_accumulate_grad_writes_after_zero_grad_then_adds(order):
+    rng = np.random.default_rng(0)
+    p = Parameter(np.ones((3, 4), dtype=np.float64, order=order))
+    p.grad = np.full((3, 4), 100.0, order=order)  # stale values that zero_grad must discard
+    a, b = rng.standard_normal((3, 5)), rng.standard_normal((5, 4))
+    grad_before = p.grad
     p.zero_grad()
-    target = p.grad_for_overwrite()
-    assert target is p.grad
-    target[...] = 7.0
-    assert p.grad_for_overwrite() is None
-    assert np.array_equal(p.grad, np.full(4, 7.0))
+    p.accumulate_grad(a, b)                      # written: a @ b
+    np.testing.assert_allclose(p.grad, a @ b)
+    p.accumulate_grad(np.ones((3, 4)))           # then added
+    np.testing.assert_allclose(p.grad, a @ b + 1)
+    p.accumulate_grad(a, b)
+    np.testing.assert_allclose(p.grad, 2 * (a @ b) + 1)
+    assert p.grad is grad_before                 # always the same array, layout kept
+    p.zero_grad()
+    p.accumulate_grad(np.arange(12.0))           # a value reshaped to the parameter's shape
+    np.testing.assert_array_equal(p.grad, np.arange(12.0).reshape(3, 4))
+
+
+def test_accumulate_grad_on_a_parameter_without_grad_creates_it():
+    p = Parameter(np.ones(3, dtype=np.float32))
+    p.grad = None
+    p.accumulate_grad(np.full(3, 2.0))
+    assert p.grad.dtype == np.float32 and np.array_equal(p.grad, np.full(3, 2.0))
 
 
 def test_linear_gradients_accumulate_over_two_backwards_after_zero_grad():

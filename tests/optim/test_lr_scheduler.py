@@ -181,3 +181,57 @@ def test_scheduler_state_of_another_kind_is_refused() -> None:
         sched.load_state_dict(other.state_dict())
     with pytest.raises(TypeError, match="expected a barenet Optimizer"):
         lr_scheduler.StepLR(object(), step_size=1)
+
+
+# Scheduler states as run directories written before schedulers declared their interval hold
+# them (the format is unchanged: a state written today is the same dict).
+SAVED_BEFORE = {
+    "OneCycleLR": (dict(max_lr=1.0, total_steps=10), [None] * 4, {
+        "name": "OneCycleLR", "last_epoch": 4, "step_count": 5, "base_lrs": [0.04, 0.04],
+        "last_lr": [0.8117456539497631, 0.8117456539497631], "total_steps": 10,
+        "phases": [[2.0, "initial_lr", "max_lr", "max_momentum", "base_momentum"],
+                   [9, "max_lr", "min_lr", "base_momentum", "max_momentum"]],
+        "anneal_strategy": "cos", "cycle_momentum": True, "use_beta1": False}),
+    "ReduceLROnPlateau": (dict(patience=1, cooldown=1), [1.0, 1.0, 1.0, 0.5], {
+        "name": "ReduceLROnPlateau", "last_epoch": 4, "step_count": 4, "base_lrs": [0.1, 0.03],
+        "last_lr": [0.010000000000000002, 0.003], "mode": "min", "factor": 0.1, "patience": 1,
+        "threshold": 0.0001, "threshold_mode": "rel", "cooldown": 1, "min_lrs": [0.0, 0.0],
+        "eps": 1e-08, "cooldown_counter": 0, "num_bad_epochs": 0, "best": 0.5}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAVED_BEFORE))
+def test_state_dict_format_is_unchanged_and_old_states_load(name: str) -> None:
+    kw, metrics, saved = SAVED_BEFORE[name]
+    opt, sched = _ours("SGD", dict(momentum=0.9), name, kw)
+    for m in metrics:
+        sched.step(m) if m is not None else sched.step()
+    assert json.loads(json.dumps(sched.state_dict())) == saved
+    opt2, sched2 = _ours("SGD", dict(momentum=0.9), name, kw)
+    sched2.load_state_dict(json.loads(json.dumps(saved)))
+    assert sched2.get_last_lr() == sched.get_last_lr() == [g["lr"] for g in opt2.param_groups]
+    assert _momenta(opt2) == _momenta(opt)
+
+
+@pytest.mark.parametrize("name,kw,interval", [
+    ("StepLR", dict(step_size=2), "epoch"), ("ExponentialLR", dict(gamma=0.9), "epoch"),
+    ("CosineAnnealingLR", dict(T_max=5), "epoch"),
+    ("CosineAnnealingLR", dict(T_max=5, interval="batch"), "batch"),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps=5), "batch"),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps=5, interval="epoch"), "epoch"),
+    ("ReduceLROnPlateau", {}, "metric")])
+def test_every_scheduler_declares_when_it_steps(name: str, kw: dict, interval: str) -> None:
+    _, sched = _ours("SGD", dict(momentum=0.9), name, kw)
+    assert isinstance(sched, optim.Scheduler) and sched.interval == interval
+    assert f"interval={interval!r}" in repr(sched)
+    # ReduceLROnPlateau is a sibling of LRScheduler, with PyTorch's step(metric)
+    assert isinstance(sched, optim.LRScheduler) == (name != "ReduceLROnPlateau")
+
+
+@pytest.mark.parametrize("name,kw", [("StepLR", dict(step_size=2, interval="metric")),
+                                     ("OneCycleLR", dict(max_lr=0.1, total_steps=5,
+                                                         interval="batches"))])
+def test_an_interval_a_scheduler_cannot_use_is_refused(name: str, kw: dict) -> None:
+    with pytest.raises(ValueError, match=f"{name}: invalid interval .*expected one of "
+                                         "'batch', 'epoch'"):
+        _ours("SGD", dict(momentum=0.9), name, kw)

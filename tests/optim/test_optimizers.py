@@ -158,6 +158,18 @@ def test_add_param_group_fills_defaults() -> None:
         opt.add_param_group({"params": [p]})
 
 
+def test_groups_keep_other_keys_as_in_torch() -> None:
+    """Keys that are no hyper-parameter (a name, a scheduler's) are kept, as PyTorch does; only
+    a near-miss of a hyper-parameter's name is taken for a typo."""
+    p, q = nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(3))
+    opt = optim.SGD([{"params": [p], "name": "head", "initial_lr": 0.2}], lr=0.1, momentum=0.9)
+    opt.add_param_group({"params": [q], "max_momentum": 0.95, "lr_mult": 2})
+    assert opt.param_groups[0]["name"] == "head" and opt.param_groups[0]["initial_lr"] == 0.2
+    assert opt.param_groups[1]["max_momentum"] == 0.95 and opt.param_groups[1]["momentum"] == 0.9
+    with pytest.raises(ValueError, match="'weight_decy' \\(did you mean 'weight_decay'\\?\\)"):
+        opt.add_param_group({"params": [nn.Parameter(np.zeros(1))], "weight_decy": 0.1})
+
+
 @pytest.mark.parametrize("factory,match", [
     (lambda ps: optim.SGD(ps, lr=-0.1), "invalid lr -0.1, expected >= 0"),
     (lambda ps: optim.SGD(ps, lr=0.1, momentum=-1), "invalid momentum"),

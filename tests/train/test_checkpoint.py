@@ -64,6 +64,15 @@ def edit_config(run, **changes):
     path.write_text(json.dumps(cfg))
 
 
+def drop_architecture(run, **changes):
+    """The config as a format-1 run wrote it: a preset's spec, no architecture."""
+    path = run / "config.json"
+    cfg = json.loads(path.read_text())
+    del cfg["architecture"], cfg["input_shape"]
+    cfg.update(changes, format_version=1)
+    path.write_text(json.dumps(cfg))
+
+
 @pytest.mark.parametrize("damage, words", [
     (lambda r: shutil.rmtree(r), "no such run directory"),
     (lambda r: (r / "config.json").unlink(), "config.json: missing"),
@@ -74,7 +83,25 @@ def edit_config(run, **changes):
     (lambda r: edit_config(r, format_version="1"), "format_version"),
     (lambda r: edit_config(r, model={"name": "transformer"}), "unknown model 'transformer'"),
     (lambda r: edit_config(r, model={"name": "mlp", "hidden": 9}),
+     "'architecture' does not match the model {'name': 'mlp', 'hidden': 9}"),
+    (lambda r: edit_config(r, model={"name": "mlp", "hidden": 9}, architecture=None),
+     "'architecture' must be a dict"),
+    (lambda r: drop_architecture(r, model={"name": "mlp", "hidden": 9}),
      "0.weight has shape (8, 784), expected (9, 784)"),
+    (lambda r: drop_architecture(r, model={"name": "custom"}), "unknown model 'custom'"),
+    (lambda r: edit_config(r, input_shape=[1, 28, 28]),
+     "layer 0 (Linear) expects input (N, 784), gets (N, 1, 28, 28)"),
+    (lambda r: edit_config(r, input_shape=[28, 28]), "'input_shape' must be [784] or"),
+    (lambda r: edit_config(r, architecture={"type": "Sequential", "layers": [
+        {"type": "Linear", "args": {"in_features": 784, "out_features": 10 ** 6}}]}),
+     "more than the limit of 50,000,000"),
+    (lambda r: edit_config(r, model={"name": "custom"}, architecture={
+        "type": "Sequential", "layers": [{"type": "Linear", "args": {"in_features": 784,
+                                                                     "out_features": 9}}]}),
+     "outputs [9] per sample, expected [10]"),
+    (lambda r: edit_config(r, model={"name": "custom"}, architecture={
+        "type": "Sequential", "layers": [{"type": "os.system", "args": {}}]}),
+     "unknown layer type 'os.system'"),
     (lambda r: edit_config(r, preprocessing={"mean": 0.1}), "preprocessing: missing"),
     (lambda r: edit_config(r, classes="0123456789"), "'classes' must be a list"),
     (lambda r: (r / "weights.npz").unlink(), "weights.npz: missing"),
@@ -220,3 +247,45 @@ def test_every_model_saves_loads_and_predicts_identically(name, tmp_path):
     expected = result.model.eval()(run.preprocess(images))
     np.testing.assert_array_equal(run.logits(images), expected)
     assert run.config["test_accuracy"] == result.test_accuracy
+
+
+# -- run directories written before architectures were stored keep loading ------------------
+LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_run_mlp"
+#: What the legacy run predicted, when it was written, for the first 20 embedded test images.
+LEGACY_PREDICTIONS = [3, 0, 2, 0, 4, 2, 4, 4, 5, 4, 0, 3, 4, 0, 2, 0, 3, 3, 0, 4]
+
+
+def test_a_format_1_run_loads_and_predicts_as_when_it_was_written():
+    from barenet.data.datasets import load_dataset
+
+    config = json.loads((LEGACY / "config.json").read_text())
+    assert config["format_version"] == 1 and "architecture" not in config
+    run = load_run(LEGACY)
+    assert run.spec == {"name": "mlp", "hidden": 8} and run.name == "mlp"
+    assert run.input_shape == (784,) and run.input_kind == "flat"
+    with np.load(LEGACY / "weights.npz") as z:
+        state = run.model.state_dict()
+        assert sorted(z.files) == sorted(state)
+        assert all(np.array_equal(z[k], state[k]) and z[k].dtype == state[k].dtype for k in z.files)
+    images = load_dataset("mnist", "test").images[:20]
+    assert run.predict(images).tolist() == LEGACY_PREDICTIONS
+    with np.load(LEGACY / "expected_logits.npz") as z:
+        np.testing.assert_allclose(run.logits(images), z["logits"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_format_1_run_evaluates_like_its_training_did(capsys):
+    from barenet.cli.main import main
+
+    assert main(["evaluate", str(LEGACY), "--json", "--limit", "100", "--no-plots"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["accuracy"] == json.loads((LEGACY / "config.json").read_text())["test_accuracy"]
+
+
+def test_a_new_run_stores_its_architecture_and_input(run_dir):
+    from barenet.models import architecture_of
+
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["architecture"] == architecture_of({"name": "mlp", "hidden": 8})
+    assert cfg["input_shape"] == [784] and cfg["model"] == {"name": "mlp", "hidden": 8}
+    run = load_run(run_dir)
+    assert run.name == "mlp" and run.input_shape == (784,)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -61,8 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import plot_comparison, run_comparison
-    from ..torch_twin import import_torch
+    from ..atomic import atomic_write_json
+    from ..compare import import_torch, plot_comparison, run_comparison
 
     for name in ("epochs", "batch_size", "limit_train", "limit_test"):
         value = getattr(args, name)
@@ -75,10 +73,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_comparison(config, progress=print)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".comparison.{os.getpid()}.json"
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out / "comparison.json")
-    written = [out / "comparison.json"]
+    written = [atomic_write_json(out / "comparison.json", result)]
     try:
         written.append(plot_comparison(result, out / "comparison.png"))
     except ImportError:

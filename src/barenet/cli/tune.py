@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,12 +85,6 @@ def _parse_values(param: str, raw: list[str]) -> list[Any]:
         raise ConfigError(f"--values: {param} takes {kind.__name__} values, got {raw}") from None
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def base_config(args: argparse.Namespace) -> dict:
     """The training config every trial starts from (only the keys the user set, plus epochs)."""
     keys = ("model", "dataset", "hidden", "batch_size", "lr", "optimizer", "momentum",
@@ -101,7 +93,8 @@ def base_config(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import study, tune
+    from .. import tune
+    from ..atomic import atomic_write_json
 
     for name in ("epochs", "jobs", "trials", "limit_train"):
         value = getattr(args, name)
@@ -121,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--values is for a sweep; a search (--trials) draws its own values")
         params = _drop_inapplicable(params, base)
         try:
-            results = study.search(base, params, args.trials, out, jobs=args.jobs,
+            results = tune.search(base, params, args.trials, out, jobs=args.jobs,
                                   storage=args.storage, study_name=args.study, progress=print)
         except KeyboardInterrupt:
             print("interrupted: the finished trials are kept in the study; run the same "
@@ -132,13 +125,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--storage and --study need --trials N (an Optuna search)")
         values = _parse_values(params[0], args.values) if args.values else None
         results = tune.sweep(base, params[0], values, jobs=args.jobs, progress=print)
-    _write_json(out / "results.json", results)
-    written = [out / "results.json"]
+    written = [atomic_write_json(out / "results.json", results)]
     best = tune.best_config(results)
     if best is not None:
         best.pop("data_dir", None)
-        _write_json(out / "best.json", best)
-        written.append(out / "best.json")
+        written.append(atomic_write_json(out / "best.json", best))
     try:
         written += tune.plot_results(results, out)
     except ImportError:

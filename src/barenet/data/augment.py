@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-RNGLike = np.random.Generator | int | None
+from ..nn.init import RNGLike, as_generator
 
 
 def _nonneg(value: Any, name: str, below: float | None = None) -> float:
@@ -54,7 +54,7 @@ class RandomAffine:
         self.elastic_sigma = _nonneg(elastic_sigma, "elastic_sigma")
         if self.elastic_alpha > 0 and self.elastic_sigma == 0:
             raise ValueError("RandomAffine: elastic_sigma must be > 0 when elastic_alpha > 0")
-        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.rng = as_generator(rng, "RandomAffine")
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Augment a uint8 batch (B, H, W); returns a new uint8 array of the same shape."""

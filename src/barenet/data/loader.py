@@ -11,15 +11,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-
-
-def _as_generator(rng: np.random.Generator | int | None, what: str) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"{what}: rng must be a numpy Generator, an int seed or None, "
-                    f"got {type(rng).__name__}")
+from ..nn.init import as_generator
 
 
 class DataLoader:
@@ -71,7 +63,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.transform = transform
-        self.rng = _as_generator(rng, "DataLoader")
+        self.rng = as_generator(rng, "DataLoader")
         self.epoch = 0
 
     @property
@@ -145,5 +137,5 @@ def random_split(n: int, val_fraction: float, rng: np.random.Generator | int | N
     if not 0.0 <= frac < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     n_val = int(round(n * frac))
-    perm = _as_generator(rng, "random_split").permutation(int(n))
+    perm = as_generator(rng, "random_split").permutation(int(n))
     return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)

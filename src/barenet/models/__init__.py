@@ -1,8 +1,11 @@
-"""Named architectures, built from a small JSON-able spec like ``{"name": "mlp", "hidden": 200}``.
+"""Named architectures: presets that turn a small spec like ``{"name": "mlp", "hidden": 200}``
+into a JSON architecture (a Sequential of built-in layers, see ``nn/architecture.py``).
 
-The spec is what a run's config.json stores, so a checkpoint can rebuild its model:
-``build_model(spec, rng)``. ``default_spec(name)`` gives every setting of a model;
-``model_input(spec)`` says whether it takes flat vectors (N, 784) or images (N, 1, 28, 28).
+``architecture_of(spec)`` is that architecture, ``build_model(spec, rng)`` the model built from
+it. A run's config.json stores both the spec and the architecture; a model of your own needs no
+preset (``barenet.save_run``). ``default_spec(name)`` gives every setting of a model;
+``model_input(spec)`` says whether it takes flat vectors (N, 784) or images (N, 1, 28, 28), and
+``input_shape(spec)`` gives that shape without the batch.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError
+from ..nn.architecture import ArchitectureError, build, count_numbers, validate
+from ..nn.init import as_generator
 from ..nn.module import Module
 from .mlp import MLP_MODELS
 
@@ -23,15 +28,18 @@ except ModuleNotFoundError as exc:  # pragma: no cover - only while cnn.py is ab
     CNN_MODELS = {}
 
 INPUT_KINDS = ("flat", "image")
+#: The input of each kind, per sample: 784 pixels, or a one-channel 28x28 image.
+INPUT_SHAPES: dict[str, tuple[int, ...]] = {"flat": (784,), "image": (1, 28, 28)}
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     """One registered architecture.
 
-    ``build(spec, rng) -> Module`` gets the full spec (defaults filled in); ``defaults`` are
-    the spec's settings other than ``name``; ``input`` is "flat" or "image"; ``train`` holds
-    training hyper-parameters that suit the model (optional, used as the CLI's defaults).
+    ``build(spec, rng) -> Module`` gets the full spec (defaults filled in), as does
+    ``architecture(spec) -> dict`` (None for an entry that only has a builder); ``defaults``
+    are the spec's settings other than ``name``; ``input`` is "flat" or "image"; ``train``
+    holds training hyper-parameters that suit the model (optional, used as the CLI's defaults).
     """
 
     name: str
@@ -40,6 +48,7 @@ class ModelEntry:
     input: str
     description: str
     train: dict[str, Any] = field(default_factory=dict)
+    architecture: Callable[[dict], dict] | None = None
 
 
 def _entry(name: str, raw: Any) -> ModelEntry:
@@ -47,16 +56,17 @@ def _entry(name: str, raw: Any) -> ModelEntry:
     if isinstance(raw, ModelEntry):
         return raw
     get = raw.get if isinstance(raw, dict) else (lambda k, d=None: getattr(raw, k, d))
-    build = get("build")
+    arch = get("architecture")
+    build_ = get("build") or (arch and (lambda spec, rng: build(arch(spec), rng)))
     kind = get("input", "image")
-    if not callable(build) or kind not in INPUT_KINDS:
-        raise TypeError(f"model registry: entry {name!r} needs a callable 'build' and an input "
-                        f"kind in {INPUT_KINDS}")
+    if not callable(build_) or kind not in INPUT_KINDS or not (arch is None or callable(arch)):
+        raise TypeError(f"model registry: entry {name!r} needs a callable 'architecture' or "
+                        f"'build' and an input kind in {INPUT_KINDS}")
     defaults = dict(get("defaults", None) or {})
     defaults.pop("name", None)
-    return ModelEntry(name=name, build=build, defaults=defaults, input=kind,
+    return ModelEntry(name=name, build=build_, defaults=defaults, input=kind,
                       description=str(get("description", "") or ""),
-                      train=dict(get("train", None) or {}))
+                      train=dict(get("train", None) or {}), architecture=arch)
 
 
 REGISTRY: dict[str, ModelEntry] = {
@@ -108,16 +118,34 @@ def build_model(spec: dict | str, rng: np.random.Generator | int | None = None) 
     Raises ConfigError for an unknown name, an unknown setting or an invalid value.
     """
     full = resolve_spec(spec)
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gen = as_generator(rng, "build_model")
     try:
         return REGISTRY[full["name"]].build(full, gen)
     except (ValueError, TypeError) as exc:  # a layer refused a setting from the spec
         raise ConfigError(f"model {full['name']!r}: invalid spec {full}: {exc}") from None
 
 
+def architecture_of(spec: dict | str) -> dict[str, Any]:
+    """The checked JSON architecture the preset ``spec`` stands for (what ``build_model``
+    builds); ConfigError as ``build_model``, or for an entry without an architecture."""
+    full = resolve_spec(spec)
+    entry = REGISTRY[full["name"]]
+    if entry.architecture is None:
+        raise ConfigError(f"model {full['name']!r} has no JSON architecture, only a builder")
+    try:
+        return validate(entry.architecture(full))
+    except ArchitectureError as exc:
+        raise ConfigError(f"model {full['name']!r}: invalid spec {full}: {exc}") from None
+
+
 def model_input(spec: dict | str) -> str:
     """"flat" if the model takes (N, 784) vectors, "image" if it takes (N, 1, 28, 28)."""
     return get_entry(_name_of(spec)).input
+
+
+def input_shape(spec: dict | str) -> tuple[int, ...]:
+    """The input the model takes, per sample: (784,) or (1, 28, 28)."""
+    return INPUT_SHAPES[model_input(spec)]
 
 
 def count_parameters(model: Module) -> int:
@@ -131,8 +159,9 @@ def describe_models() -> list[dict[str, Any]]:
     rows = []
     for name, entry in REGISTRY.items():
         spec = default_spec(name)
-        model = build_model(spec, rng=0)
-        rows.append({"name": name, "params": count_parameters(model), "input": entry.input,
+        params = count_numbers(architecture_of(spec))[0] if entry.architecture else \
+            count_parameters(build_model(spec, rng=0))
+        rows.append({"name": name, "params": params, "input": entry.input,
                      "description": entry.description, "spec": spec})
     return rows
 
@@ -142,5 +171,6 @@ def _copy(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()}
 
 
-__all__ = ["MODEL_NAMES", "REGISTRY", "ModelEntry", "build_model", "count_parameters",
-           "default_spec", "describe_models", "get_entry", "model_input", "resolve_spec"]
+__all__ = ["INPUT_SHAPES", "MODEL_NAMES", "REGISTRY", "ModelEntry", "architecture_of",
+           "build_model", "count_parameters", "default_spec", "describe_models", "get_entry",
+           "input_shape", "model_input", "resolve_spec"]

@@ -1,9 +1,10 @@
 """Convolutional models on (N, 1, 28, 28) images: LeNet-5, the default CNN and a larger one.
 
-Each entry of ``CNN_MODELS`` describes one architecture: ``build(spec, rng) -> nn.Sequential``,
-the ``defaults`` of its JSON-able spec, its ``input`` kind ("image") and a one-line
-``description``. Builders get the full spec (defaults filled in) and raise ConfigError on a bad
-value.
+Each entry of ``CNN_MODELS`` is a preset: ``architecture(spec) -> dict`` gives the JSON
+architecture (see ``nn/architecture.py``) its spec stands for, ``build(spec, rng) ->
+nn.Sequential`` builds it; then the ``defaults`` of its JSON-able spec, its ``input`` kind
+("image") and a one-line ``description``. Both get the full spec (defaults filled in) and raise
+ConfigError on a bad value.
 
 Every block ends ``MaxPool2d(2) -> ReLU``. That is the same function as the usual
 ``ReLU -> MaxPool2d(2)`` (ReLU is monotone, so it commutes with a maximum, and the gradients
@@ -17,6 +18,7 @@ import numpy as np
 
 from .. import nn
 from ..errors import ConfigError
+from ..nn.architecture import build, layer, sequential
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -41,23 +43,36 @@ def _probability(value: Any, what: str) -> float:
     return float(value)
 
 
-def _dropout(p: float, rng: np.random.Generator) -> list[nn.Module]:
-    """A Dropout with its own generator spawned from ``rng`` (none when p == 0)."""
-    return [nn.Dropout(p, rng=rng.spawn(1)[0])] if p > 0 else []
+def _dropout(p: float) -> list[dict[str, Any]]:
+    """A Dropout (none when p == 0)."""
+    return [layer("Dropout", p=p)] if p > 0 else []
 
 
-def _head(features: int, hidden: list[int], p: float, rng: np.random.Generator,
-          batchnorm: bool = False) -> list[nn.Module]:
+def _linear(fan_in: int, fan_out: int, bias: bool = True) -> dict[str, Any]:
+    return layer("Linear", in_features=fan_in, out_features=fan_out, bias=bias)
+
+
+def _conv(c_in: int, c_out: int, k: int, padding: int = 0, bias: bool = True) -> dict[str, Any]:
+    return layer("Conv2d", in_channels=c_in, out_channels=c_out, kernel_size=k, padding=padding,
+                 bias=bias)
+
+
+def _pool_relu() -> list[dict[str, Any]]:
+    return [layer("MaxPool2d", kernel_size=2), layer("ReLU")]
+
+
+def _head(features: int, hidden: list[int], p: float,
+          batchnorm: bool = False) -> list[dict[str, Any]]:
     """Flatten -> [Dropout] -> (Linear -> [BatchNorm1d] -> ReLU -> [Dropout]) per width ->
     Linear(last, 10)."""
-    layers: list[nn.Module] = [nn.Flatten(), *_dropout(p, rng)]
+    layers: list[dict[str, Any]] = [layer("Flatten"), *_dropout(p)]
     for width in hidden:
-        layers.append(nn.Linear(features, width, bias=not batchnorm, rng=rng))
+        layers.append(_linear(features, width, bias=not batchnorm))
         if batchnorm:
-            layers.append(nn.BatchNorm1d(width))
-        layers += [nn.ReLU(), *_dropout(p, rng)]
+            layers.append(layer("BatchNorm1d", num_features=width))
+        layers += [layer("ReLU"), *_dropout(p)]
         features = width
-    layers.append(nn.Linear(features, NUM_CLASSES, rng=rng))
+    layers.append(_linear(features, NUM_CLASSES))
     return layers
 
 
@@ -67,7 +82,7 @@ def _check_size(size: int, name: str, spec: dict) -> None:
                           f"nothing; use fewer channels entries, got {spec['channels']!r}")
 
 
-def build_lenet5(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+def lenet5_architecture(spec: dict) -> dict[str, Any]:
     """LeNet-5 for 28x28 digits, with ReLU and max pooling.
 
     Conv(1, 6, 5, padding=2) -> MaxPool 2 -> ReLU -> Conv(6, 16, 5) -> MaxPool 2 -> ReLU ->
@@ -76,9 +91,8 @@ def build_lenet5(spec: dict, rng: np.random.Generator) -> nn.Sequential:
     """
     c1, c2 = _pair_of_channels(spec["channels"], "lenet5: channels")
     hidden = _ints(spec["hidden"], "lenet5: hidden", allow_empty=True)
-    layers = [nn.Conv2d(1, c1, 5, padding=2, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
-              nn.Conv2d(c1, c2, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU()]
-    return nn.Sequential(*layers, *_head(c2 * 5 * 5, hidden, 0.0, rng))
+    layers = [_conv(1, c1, 5, padding=2), *_pool_relu(), _conv(c1, c2, 5), *_pool_relu()]
+    return sequential(*layers, *_head(c2 * 5 * 5, hidden, 0.0))
 
 
 def _pair_of_channels(value: Any, what: str) -> tuple[int, int]:
@@ -88,7 +102,7 @@ def _pair_of_channels(value: Any, what: str) -> tuple[int, int]:
     return widths[0], widths[1]
 
 
-def build_cnn(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+def cnn_architecture(spec: dict) -> dict[str, Any]:
     """The default CNN: per width c in ``channels``, Conv(prev, c, 3) -> MaxPool 2 -> ReLU;
     then Flatten -> Dropout -> Linear(hidden) -> ReLU -> Dropout -> Linear 10.
 
@@ -98,17 +112,17 @@ def build_cnn(spec: dict, rng: np.random.Generator) -> nn.Sequential:
     channels = _ints(spec["channels"], "cnn: channels")
     hidden = _ints(spec["hidden"], "cnn: hidden", allow_empty=True)
     p = _probability(spec["dropout"], "cnn: dropout")
-    layers: list[nn.Module] = []
+    layers: list[dict[str, Any]] = []
     prev, size = 1, IMAGE_SIZE
     for c in channels:
         size = (size - 2) // 2
         _check_size(size, "cnn", spec)
-        layers += [nn.Conv2d(prev, c, 3, rng=rng), nn.MaxPool2d(2), nn.ReLU()]
+        layers += [_conv(prev, c, 3), *_pool_relu()]
         prev = c
-    return nn.Sequential(*layers, *_head(prev * size * size, hidden, p, rng))
+    return sequential(*layers, *_head(prev * size * size, hidden, p))
 
 
-def build_cnn_large(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+def cnn_large_architecture(spec: dict) -> dict[str, Any]:
     """Two 3x3 convs (padding 1) with BatchNorm2d per block, per width c in ``channels``:
     Conv -> BN -> ReLU -> Conv -> BN -> MaxPool 2 -> ReLU; then Flatten -> Dropout ->
     Linear(hidden) -> BatchNorm1d -> ReLU -> Dropout -> Linear 10. Convs before a BatchNorm
@@ -120,26 +134,48 @@ def build_cnn_large(spec: dict, rng: np.random.Generator) -> nn.Sequential:
     channels = _ints(spec["channels"], "cnn-large: channels")
     hidden = _ints(spec["hidden"], "cnn-large: hidden", allow_empty=True)
     p = _probability(spec["dropout"], "cnn-large: dropout")
-    layers: list[nn.Module] = []
+    layers: list[dict[str, Any]] = []
     prev, size = 1, IMAGE_SIZE
     for c in channels:
         size //= 2
         _check_size(size, "cnn-large", spec)
-        layers += [nn.Conv2d(prev, c, 3, padding=1, bias=False, rng=rng), nn.BatchNorm2d(c),
-                   nn.ReLU(), nn.Conv2d(c, c, 3, padding=1, bias=False, rng=rng),
-                   nn.BatchNorm2d(c), nn.MaxPool2d(2), nn.ReLU()]
+        layers += [_conv(prev, c, 3, padding=1, bias=False), _bn2d(c), layer("ReLU"),
+                   _conv(c, c, 3, padding=1, bias=False), _bn2d(c), *_pool_relu()]
         prev = c
-    return nn.Sequential(*layers, *_head(prev * size * size, hidden, p, rng, batchnorm=True))
+    return sequential(*layers, *_head(prev * size * size, hidden, p, batchnorm=True))
+
+
+def _bn2d(c: int) -> dict[str, Any]:
+    return layer("BatchNorm2d", num_features=c)
+
+
+def build_lenet5(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+    """``lenet5_architecture(spec)`` built with weights drawn from ``rng``."""
+    return build(lenet5_architecture(spec), rng)
+
+
+def build_cnn(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+    """``cnn_architecture(spec)`` built with weights drawn from ``rng``; each Dropout draws its
+    masks from its own generator, spawned from ``rng``."""
+    return build(cnn_architecture(spec), rng)
+
+
+def build_cnn_large(spec: dict, rng: np.random.Generator) -> nn.Sequential:
+    """``cnn_large_architecture(spec)`` built with weights drawn from ``rng`` (Dropout as in
+    ``build_cnn``)."""
+    return build(cnn_large_architecture(spec), rng)
 
 
 CNN_MODELS: dict[str, dict[str, Any]] = {
     "lenet5": {
+        "architecture": lenet5_architecture,
         "build": build_lenet5,
         "defaults": {"channels": [6, 16], "hidden": [120, 84]},
         "input": "image",
         "description": "LeNet-5 with ReLU and max pooling: conv 5x5 (6, 16), dense 120-84-10",
     },
     "cnn": {
+        "architecture": cnn_architecture,
         "build": build_cnn,
         "defaults": {"channels": [32, 64], "hidden": 128, "dropout": 0.25},
         "input": "image",
@@ -147,6 +183,7 @@ CNN_MODELS: dict[str, dict[str, Any]] = {
                        "dropout 0.25",
     },
     "cnn-large": {
+        "architecture": cnn_large_architecture,
         "build": build_cnn_large,
         "defaults": {"channels": [32, 64], "hidden": 256, "dropout": 0.3},
         "input": "image",

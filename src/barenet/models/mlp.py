@@ -1,7 +1,9 @@
 """Fully connected models on flattened 28x28 images: the classic MLP and a deeper one.
 
-Each entry of ``MLP_MODELS`` describes one architecture: ``build(spec, rng) -> Module``, the
-``defaults`` of its spec, its ``input`` kind ("flat": (N, 784)) and a one-line ``description``.
+Each entry of ``MLP_MODELS`` is a preset: ``architecture(spec) -> dict`` gives the JSON
+architecture (see ``nn/architecture.py``) its spec stands for, ``build(spec, rng)`` builds it;
+then the ``defaults`` of its spec, its ``input`` kind ("flat": (N, 784)) and a one-line
+``description``.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 
 from .. import nn
 from ..errors import ConfigError
+from ..nn.architecture import build, layer, sequential
 
 IN_FEATURES = 28 * 28
 NUM_CLASSES = 10
@@ -40,49 +43,63 @@ def _probability(value: Any, what: str) -> float:
     return float(value)
 
 
-def build_mlp(spec: dict, rng: np.random.Generator) -> nn.Module:
+def mlp_architecture(spec: dict) -> dict[str, Any]:
     """The classic network: Linear(784, hidden) -> ReLU -> Linear(hidden, 10).
 
     Input (N, 784) float32, output logits (N, 10). ``spec["hidden"]``: an int (one hidden
     layer, 200 by default) or a list of widths (one Linear + ReLU per width).
     """
     widths = _widths(spec["hidden"], "mlp: hidden")
-    layers: list[nn.Module] = []
+    layers: list[dict[str, Any]] = []
     fan_in = IN_FEATURES
     for w in widths:
-        layers += [nn.Linear(fan_in, w, rng=rng), nn.ReLU()]
+        layers += [_linear(fan_in, w), layer("ReLU")]
         fan_in = w
-    layers.append(nn.Linear(fan_in, NUM_CLASSES, rng=rng))
-    return nn.Sequential(*layers)
+    return sequential(*layers, _linear(fan_in, NUM_CLASSES))
 
 
-def build_mlp_deep(spec: dict, rng: np.random.Generator) -> nn.Module:
+def mlp_deep_architecture(spec: dict) -> dict[str, Any]:
     """Linear -> BatchNorm1d -> ReLU -> Dropout per hidden width, then Linear(last, 10).
 
     Input (N, 784) float32, output logits (N, 10). ``spec["hidden"]`` lists the widths
-    (default [512, 256]); ``spec["dropout"]`` is the drop probability (default 0.2). Each
-    Dropout draws its masks from its own generator, spawned from ``rng``.
+    (default [512, 256]); ``spec["dropout"]`` is the drop probability (default 0.2).
     """
     widths = _widths(spec["hidden"], "mlp-deep: hidden")
     p = _probability(spec["dropout"], "mlp-deep: dropout")
-    layers: list[nn.Module] = []
+    layers: list[dict[str, Any]] = []
     fan_in = IN_FEATURES
     for w in widths:
-        layers += [nn.Linear(fan_in, w, rng=rng), nn.BatchNorm1d(w), nn.ReLU(),
-                   nn.Dropout(p, rng=rng.spawn(1)[0])]
+        layers += [_linear(fan_in, w), layer("BatchNorm1d", num_features=w), layer("ReLU"),
+                   layer("Dropout", p=p)]
         fan_in = w
-    layers.append(nn.Linear(fan_in, NUM_CLASSES, rng=rng))
-    return nn.Sequential(*layers)
+    return sequential(*layers, _linear(fan_in, NUM_CLASSES))
+
+
+def _linear(fan_in: int, fan_out: int) -> dict[str, Any]:
+    return layer("Linear", in_features=fan_in, out_features=fan_out)
+
+
+def build_mlp(spec: dict, rng: np.random.Generator) -> nn.Module:
+    """``mlp_architecture(spec)`` built with weights drawn from ``rng``."""
+    return build(mlp_architecture(spec), rng)
+
+
+def build_mlp_deep(spec: dict, rng: np.random.Generator) -> nn.Module:
+    """``mlp_deep_architecture(spec)`` built with weights drawn from ``rng``; each Dropout
+    draws its masks from its own generator, spawned from ``rng``."""
+    return build(mlp_deep_architecture(spec), rng)
 
 
 MLP_MODELS: dict[str, dict[str, Any]] = {
     "mlp": {
+        "architecture": mlp_architecture,
         "build": build_mlp,
         "defaults": {"hidden": 200},
         "input": "flat",
         "description": "the classic network: Linear(784, 200) -> ReLU -> Linear(200, 10)",
     },
     "mlp-deep": {
+        "architecture": mlp_deep_architecture,
         "build": build_mlp_deep,
         "defaults": {"hidden": [512, 256], "dropout": 0.2},
         "input": "flat",

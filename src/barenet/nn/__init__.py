@@ -1,5 +1,5 @@
 """barenet.nn: modules, layers and losses, each with a hand-written backward pass."""
-from . import functional, init
+from . import functional, init, kernels
 from .module import Module, Parameter
 from .sequential import Sequential
 from .linear import Linear
@@ -10,10 +10,11 @@ from .dropout import Dropout
 from .norm import BatchNorm1d, BatchNorm2d
 from .shape import Flatten, Identity
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, Loss, MSELoss
+from . import architecture  # a model as data: describe(model) -> JSON, build(JSON) -> model
 
 __all__ = [
-    "functional", "init", "Module", "Parameter", "Sequential", "Linear", "Conv2d", "AvgPool2d",
-    "MaxPool2d", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "Dropout", "BatchNorm1d",
+    "architecture", "functional", "init", "kernels", "Module", "Parameter", "Sequential", "Linear",
+    "Conv2d", "AvgPool2d", "MaxPool2d", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "Dropout", "BatchNorm1d",
     "BatchNorm2d", "Flatten", "Identity", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "L1Loss", "Loss", "MSELoss",
 ]

@@ -1,13 +1,14 @@
-"""2-D convolution (cross-correlation, as in PyTorch) by im2col and one matrix product."""
+"""2-D convolution (cross-correlation, as in PyTorch): im2col and one matrix product."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from . import init
-from .im2col import IntPair, col2im, from_work, im2col, output_size, pad_work, pair, to_work
+from . import init, kernels
+from .kernels import conv2d as fast
 from .module import Module, Parameter
+from .windows import IntPair, col2im, im2col, output_size, pad, pair, unpad
 
 
 class Conv2d(Module):
@@ -18,11 +19,10 @@ class Conv2d(Module):
     ``stride`` and ``padding`` (zeros) take an int or an (h, w) pair. Default init is PyTorch's:
     W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in*kH*kW.
 
-    With cols = im2col(x) of shape (C_in*kH*kW, Ho*Wo*N) and W2 = W reshaped (C_out, C_in*kH*kW):
-    forward ``y = W2 @ cols + b``; backward ``dW = g @ cols.T``, ``db = sum g``,
-    ``dx = col2im(W2.T @ g)``: three large matrix products (the bias rides along in the first
-    two as an extra column of W2 and a row of ones in cols). The output is an NCHW view of a
-    (C_out, Ho, Wo, N) array (see ``im2col.py``), which the next layer reads without a copy.
+    With cols = im2col(x) (one row per window, N*Ho*Wo rows of K = C_in*kH*kW pixels) and
+    W2 = W reshaped (C_out, K): forward ``y = cols @ W2.T + b``; backward, for g = dL/dy as
+    (N*Ho*Wo, C_out): ``dW = g.T @ cols``, ``db = sum g``, ``dx = col2im(g @ W2)``.
+    The fast kernel (``kernels/conv2d.py``) computes the same on a batch-last layout.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
@@ -36,13 +36,23 @@ class Conv2d(Module):
         self.kernel_size = pair(kernel_size, "Conv2d kernel_size")
         self.stride = pair(stride, "Conv2d stride")
         self.padding = pair(padding, "Conv2d padding", minimum=0)
-        gen = init.as_generator(rng)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), rng=gen, dtype=dtype))
-        bound = 1.0 / math.sqrt(init.fans(shape)[0])
-        self.bias = Parameter(init.uniform((self.out_channels,), bound, gen, dtype)) if bias else None
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
+        self.bias = Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None
+        self.reset_parameters(rng)
         self._cache: tuple | None = None
-        self._workspace: dict[str, np.ndarray | None] = {}
+        self._workspace = fast.Workspace()  # the kernel's reused arrays (kept while training)
+
+    def reset_parameters(self, rng: init.RNGLike = None) -> None:
+        """Redraw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), keeping their dtype."""
+        gen = init.as_generator(rng)
+        w = self.weight
+        w.data = init.kaiming_uniform(w.shape, a=math.sqrt(5), rng=gen, dtype=w.dtype)
+        w.grad = np.zeros_like(w.data)
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(init.fans(w.shape)[0])
+            self.bias.data = init.uniform(self.bias.shape, bound, gen, self.bias.dtype)
+            self.bias.grad = np.zeros_like(self.bias.data)
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         """(Ho, Wo) for an (H, W) input."""
@@ -50,69 +60,69 @@ class Conv2d(Module):
                 output_size(w, self.kernel_size[1], self.stride[1], self.padding[1]))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        expected = f"(N, {self.in_channels}, H, W)"
-        self._check_input(x, (4,), expected, size=(1, self.in_channels))
+        """x (N, C_in, H, W) -> y (N, C_out, Ho, Wo); caches the im2col matrix for backward."""
+        self._check(x)
+        bias = None if self.bias is None else self.bias.data
+        if kernels.enabled():
+            if not self.training:
+                self._workspace.clear()  # odd-sized inference batches keep no memory
+            y, cache = fast.forward(x, self.weight.data, bias, self.stride, self.padding,
+                                    self._workspace if self.training else None)
+            self._cache = ("fast", cache)
+            return y
         n, _, h, w = x.shape
         ho, wo = self.output_shape(h, w)
-        if ho < 1 or wo < 1:
-            kh, kw = self.kernel_size
-            raise ValueError(f"{self!r}: input {h}x{w} (padded by {self.padding}) is smaller than "
-                             f"the {kh}x{kw} kernel; expected {expected} with larger H, W")
-        xw = pad_work(to_work(x), self.padding)                     # (C, Hp, Wp, N)
-        k = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        w2 = self.weight.data.reshape(self.out_channels, k)
-        rows = k if self.bias is None else k + 1
-        cols, fresh = self._scratch("cols", (rows, ho * wo * n), xw.dtype)  # (K [+ 1], Ho*Wo*N)
-        im2col(xw, self.kernel_size, self.stride, out=cols[:k])
-        if self.bias is not None:  # a last row of ones carries the bias through the products
-            if fresh:
-                cols[k] = 1
-            w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
-        y = w2 @ cols                                               # (C_out, Ho*Wo*N)
-        self._cache = (cols, xw.shape, (h, w), (n, self.out_channels, ho, wo))
-        return from_work(y.reshape(self.out_channels, ho, wo, n))
+        xp = pad(x, self.padding)                                   # (N, C_in, Hp, Wp)
+        cols = im2col(xp, self.kernel_size, self.stride)            # (N*Ho*Wo, K)
+        w2 = self.weight.data.reshape(self.out_channels, -1)        # (C_out, K)
+        y = cols @ w2.T                                             # (N*Ho*Wo, C_out)
+        if bias is not None:
+            y += bias
+        self._cache = ("textbook", cols, xp.shape, x.shape)
+        return y.reshape(n, ho, wo, self.out_channels).transpose(0, 3, 1, 2)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out (N, C_out, Ho, Wo) -> dL/dx (N, C_in, H, W); accumulates weight/bias grads."""
-        g2 = self._param_grads(grad_out)
-        cols, padded_shape, (h, w), _ = self._cache
-        k = cols.shape[0] - (self.bias is not None)
-        w2t = self.weight.data.reshape(self.out_channels, k).T
-        dcols, _ = self._scratch("dcols", (k, g2.shape[1]), np.result_type(w2t, g2))
-        np.matmul(w2t, g2, out=dcols)                               # (K, Ho*Wo*N)
-        dxw = col2im(dcols, padded_shape, self.kernel_size, self.stride)  # (C, Hp, Wp, N)
-        ph, pw = self.padding
-        return from_work(dxw[:, ph:ph + h, pw:pw + w])
+        return self._backward(grad_out, need_input_grad=True)
 
     def backward_params_only(self, grad_out: np.ndarray) -> None:
         """Weight and bias gradients only: skips dL/dx (a matrix product and col2im)."""
-        self._param_grads(grad_out)
+        self._backward(grad_out, need_input_grad=False)
 
-    def _param_grads(self, grad_out: np.ndarray) -> np.ndarray:
-        """Accumulate dW and db; return the gradient as a (C_out, Ho*Wo*N) matrix."""
+    def _backward(self, grad_out: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
         self._require_cache(self._cache)
-        cols, _, _, out_shape = self._cache
-        self._check_grad(grad_out, out_shape)
-        g2 = to_work(grad_out).reshape(self.out_channels, -1)      # (C_out, Ho*Wo*N)
-        # (C_out, K [+ 1]); BLAS runs the product faster with the longer side as its rows
-        dw = (cols @ g2.T).T if cols.shape[0] > self.out_channels else g2 @ cols.T
-        k = self.weight.data[0].size
-        self.weight.grad += dw[:, :k].reshape(self.weight.shape)
+        if self._cache[0] == "fast":
+            cache = self._cache[1]
+            self._check_grad(grad_out, cache.out_shape)
+            dw, db, dx = fast.backward(grad_out, cache, self.weight.data, self.stride,
+                                       self.padding, self._workspace if self.training else None,
+                                       need_input_grad)
+            self.weight.accumulate_grad(dw)
+            if db is not None:
+                self.bias.accumulate_grad(db)
+            return dx
+        _, cols, padded_shape, x_shape = self._cache
+        n, _, ho, wo = (x_shape[0], self.out_channels) + self.output_shape(*x_shape[2:])
+        self._check_grad(grad_out, (n, self.out_channels, ho, wo))
+        g = grad_out.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)  # (N*Ho*Wo, C_out)
+        self.weight.accumulate_grad(g.T, cols)                     # dW = g^T cols (C_out, K)
         if self.bias is not None:
-            self.bias.grad += dw[:, k]
-        return g2
+            self.bias.accumulate_grad(g.sum(axis=0))               # db = sum g
+        if not need_input_grad:
+            return None
+        dcols = g @ self.weight.data.reshape(self.out_channels, -1)  # (N*Ho*Wo, K)
+        dxp = col2im(dcols, padded_shape, self.kernel_size, self.stride)
+        return unpad(dxp, self.padding)                            # (N, C_in, H, W)
 
-    def _scratch(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, bool]:
-        """A work array (and whether it is new) that training reuses from step to step: large
-        arrays allocated afresh each step cost page faults that take as long as filling them.
-        It only ever holds data internal to one forward/backward pair (outputs are always new
-        arrays); in eval mode nothing is kept, so odd-sized inference batches hold no memory."""
-        buf = self._workspace.get(name)
-        if buf is not None and buf.shape == shape and buf.dtype == dtype and self.training:
-            return buf, False
-        buf = np.empty(shape, dtype=dtype)
-        self._workspace[name] = buf if self.training else None
-        return buf, True
+    def _check(self, x: np.ndarray) -> None:
+        expected = f"(N, {self.in_channels}, H, W)"
+        self._check_input(x, (4,), expected, size=(1, self.in_channels))
+        ho, wo = self.output_shape(*x.shape[2:])
+        if ho < 1 or wo < 1:
+            kh, kw = self.kernel_size
+            raise ValueError(f"{self!r}: input {x.shape[2]}x{x.shape[3]} (padded by "
+                             f"{self.padding}) is smaller than the {kh}x{kw} kernel; expected "
+                             f"{expected} with larger H, W")
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

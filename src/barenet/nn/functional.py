@@ -18,8 +18,10 @@ def logsumexp(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarr
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """log(softmax(x)) = x - logsumexp(x); finite wherever x is."""
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    """log(softmax(x)) = x - logsumexp(x) = s - log(sum(exp(s))) with s = x - max(x) <= 0;
+    finite wherever x is (an entry of -inf stays -inf)."""
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -8,18 +8,43 @@ fan_out = out * prod(kernel).
 from __future__ import annotations
 
 import math
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
 RNGLike = Union[np.random.Generator, int, None]
 
 
-def as_generator(rng: RNGLike) -> np.random.Generator:
-    """An ``np.random.Generator`` from a Generator, an int seed, or None (fresh entropy)."""
+def as_generator(rng: RNGLike | np.random.SeedSequence,
+                 what: str = "as_generator") -> np.random.Generator:
+    """An ``np.random.Generator`` from a Generator (returned as is), an int seed, a SeedSequence
+    or None (fresh entropy): the one way barenet turns a seed into a generator. Anything else
+    raises TypeError naming ``what`` (the caller, e.g. "DataLoader")."""
     if isinstance(rng, np.random.Generator):
         return rng
-    return np.random.default_rng(rng)
+    if rng is None or isinstance(rng, np.random.SeedSequence) or (
+            isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"{what}: rng must be a numpy Generator, an int seed or None, "
+                    f"got {type(rng).__name__}")
+
+
+def find_generators(objects: dict[str, Any]) -> dict[str, np.random.Generator]:
+    """Every ``np.random.Generator`` held in an attribute of the given objects (and, for
+    Modules, of their submodules), once each, by a stable dotted name such as ``model.3.rng``.
+    Used to save and restore random state (resume) and to replay draws (gradient checks)."""
+    found: dict[str, np.random.Generator] = {}
+    for prefix, obj in objects.items():
+        if obj is None:
+            continue
+        parts = obj.named_modules() if hasattr(obj, "named_modules") else [("", obj)]
+        for name, part in parts:
+            for attr, value in sorted(vars(part).items()):
+                if isinstance(value, np.random.Generator):
+                    key = ".".join(p for p in (prefix, name, attr) if p)
+                    if all(value is not g for g in found.values()):
+                        found[key] = value
+    return found
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -25,61 +25,41 @@ class Linear(Module):
             raise ValueError(f"Linear: features must be positive, got ({in_features}, {out_features})")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        gen = init.as_generator(rng)
-        bound = 1.0 / math.sqrt(in_features)
-        self.weight = Parameter(init.uniform((out_features, in_features), bound, gen, dtype))
-        self.bias = Parameter(init.uniform((out_features,), bound, gen, dtype)) if bias else None
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        self.reset_parameters(rng)
         self._x: np.ndarray | None = None
-        self._wgrad: np.ndarray | None = None  # scratch for g^T x, reused every step
 
     def reset_parameters(self, rng: init.RNGLike = None) -> None:
         """Redraw weight and bias from U(-1/sqrt(in), 1/sqrt(in)), keeping their dtype."""
         gen = init.as_generator(rng)
         bound = 1.0 / math.sqrt(self.in_features)
-        w = self.weight
-        w.data = init.uniform(w.shape, bound, gen, w.dtype)
-        w.grad = np.zeros_like(w.data)
-        if self.bias is not None:
-            b = self.bias
-            b.data = init.uniform(b.shape, bound, gen, b.dtype)
-            b.grad = np.zeros_like(b.data)
+        for p in (self.weight, self.bias):
+            if p is not None:
+                p.data = init.uniform(p.shape, bound, gen, p.dtype)
+                p.grad = np.zeros_like(p.data)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x (N, in_features) -> (N, out_features); caches x (by reference) for backward."""
         self._check_input(x, (2,), f"(N, {self.in_features})", size=(1, self.in_features))
         self._x = x
-        y = x @ self.weight.data.T
+        y = x @ self.weight.data.T                     # (N, out)
         if self.bias is not None:
-            y += self.bias.data
+            y += self.bias.data                        # (out,) broadcast over the batch
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out (N, out_features) -> dL/dx (N, in_features); accumulates weight/bias grads."""
         self.backward_params_only(grad_out)
-        return grad_out @ self.weight.data
+        return grad_out @ self.weight.data             # dL/dx = g W  (N, in)
 
     def backward_params_only(self, grad_out: np.ndarray) -> None:
         """Weight and bias gradients only: skips dL/dx = g W (a third of the layer's FLOPs)."""
         self._require_cache(self._x)
         self._check_grad(grad_out, (self._x.shape[0], self.out_features))
-        dw = self.weight.grad_for_overwrite()
-        if dw is not None:  # the first gradient since zero_grad: write it in place
-            np.matmul(grad_out.T, self._x, out=dw)
-        else:
-            # g^T x into a reused buffer, then accumulate: allocating a fresh (out, in) array
-            # every step costs more than the product itself (page faults).
-            dtype = np.result_type(grad_out, self._x)
-            if self._wgrad is None or self._wgrad.dtype != dtype \
-                    or self._wgrad.shape != self.weight.shape:
-                self._wgrad = np.empty(self.weight.shape, dtype=dtype)
-            np.matmul(grad_out.T, self._x, out=self._wgrad)
-            self.weight.grad += self._wgrad
+        self.weight.accumulate_grad(grad_out.T, self._x)   # dL/dW = g^T x  (out, in)
         if self.bias is not None:
-            db = self.bias.grad_for_overwrite()
-            if db is not None:
-                np.sum(grad_out, axis=0, out=db)
-            else:
-                self.bias.grad += grad_out.sum(axis=0)
+            self.bias.accumulate_grad(grad_out.sum(axis=0))  # dL/db = sum_n g  (out,)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

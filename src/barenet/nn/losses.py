@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from . import functional as F
+
 _REDUCTIONS = ("mean", "sum")
 
 
@@ -70,6 +72,12 @@ class Loss:
                              f"[{t.min()}, {t.max()}]")
         return t
 
+    def _difference(self, input: np.ndarray, target: Any) -> np.ndarray:
+        """input - target (the same shape, input's dtype), checked and cached for backward."""
+        self._check_input(input)
+        self._cache = input - self._same_shape_target(input, target)
+        return self._cache
+
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 
@@ -80,9 +88,10 @@ class Loss:
 class CrossEntropyLoss(Loss):
     """Softmax cross-entropy from raw logits (N, C) and integer labels (N,) in [0, C).
 
-    Fused log-softmax: loss_i = logsumexp(x_i) - x_i[y_i], stable for any finite logits.
-    With ``label_smoothing`` e the target is (1 - e) * onehot + e / C. Gradient:
-    (softmax(x) - target) / N for ``"mean"``; the softmax is computed once, in forward.
+    Fused log-softmax: loss_i = -log_softmax(x_i)[y_i] = logsumexp(x_i) - x_i[y_i], stable for
+    any finite logits (``functional.log_softmax``). With ``label_smoothing`` e the target is
+    (1 - e) * onehot + e / C. Gradient: (softmax(x) - target) / N for ``"mean"``; the softmax
+    is computed once, in forward.
     """
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
@@ -111,18 +120,14 @@ class CrossEntropyLoss(Loss):
             bad = lo if lo < 0 else hi
             raise ValueError(f"CrossEntropyLoss: label {bad} is out of range for {c} classes "
                              f"(expected 0..{c - 1})")
-        shifted = input - input.max(axis=1, keepdims=True)
-        probs = np.exp(shifted)
-        sums = probs.sum(axis=1, keepdims=True)
-        log_sums = np.log(sums)[:, 0]
+        log_p = F.log_softmax(input, axis=1)
         rows = np.arange(n)
-        nll = log_sums - shifted[rows, t]  # -log softmax(x)[y], per sample
+        nll = -log_p[rows, t]  # -log softmax(x)[y], per sample
         e = self.label_smoothing
         if e > 0:
-            # -sum_c (e / C) log p_c = e * (logsumexp - mean_c x_c), with x shifted
-            nll = (1 - e) * nll + e * (log_sums - shifted.mean(axis=1))
-        probs /= sums
-        self._cache = (probs, t, rows)
+            # -sum_c (e / C) log p_c = -e * mean_c log p_c
+            nll = (1 - e) * nll - e * log_p.mean(axis=1)
+        self._cache = (np.exp(log_p), t, rows)  # softmax(x)
         return float(nll.sum() / n if self.reduction == "mean" else nll.sum())
 
     def backward(self) -> np.ndarray:
@@ -145,10 +150,7 @@ class MSELoss(Loss):
     """Mean squared error: mean((x - t)^2); any shape, target the same shape. Grad 2 (x - t) / n."""
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float:
-        self._check_input(input)
-        diff = input - self._same_shape_target(input, target)
-        self._cache = diff
-        return self._reduce(np.square(diff))
+        return self._reduce(np.square(self._difference(input, target)))
 
     def backward(self) -> np.ndarray:
         diff = self._require_cache()
@@ -159,10 +161,7 @@ class L1Loss(Loss):
     """Mean absolute error: mean(|x - t|); any shape. Grad sign(x - t) / n (0 where x == t)."""
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float:
-        self._check_input(input)
-        diff = input - self._same_shape_target(input, target)
-        self._cache = diff
-        return self._reduce(np.abs(diff))
+        return self._reduce(np.abs(self._difference(input, target)))
 
     def backward(self) -> np.ndarray:
         diff = self._require_cache()
@@ -171,19 +170,19 @@ class L1Loss(Loss):
 
 class BCEWithLogitsLoss(Loss):
     """Binary cross-entropy from logits x and targets t in [0, 1] (same shape), stable:
-    loss = max(x, 0) - x t + log(1 + exp(-|x|)). Gradient: (sigmoid(x) - t) / n."""
+    loss = softplus(x) - x t = max(x, 0) - x t + log(1 + exp(-|x|)) (``functional.softplus``).
+    Gradient: (sigmoid(x) - t) / n."""
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float:
         self._check_input(input, "logits")
         t = self._same_shape_target(input, target, unit_range=True)
-        e = np.exp(-np.abs(input))
-        loss = np.maximum(input, 0) - input * t + np.log1p(e)
-        self._cache = (input, t, e)
+        loss = F.softplus(input) - input * t
+        self._cache = (input, t)
         return self._reduce(loss)
 
     def backward(self) -> np.ndarray:
-        x, t, e = self._require_cache()
-        sig = np.where(x >= 0, np.ones((), dtype=e.dtype), e) / (1 + e)  # sigmoid(x), stable
+        x, t = self._require_cache()
+        sig = F.sigmoid(x)  # stable: exactly 0 or 1 at the extremes
         sig -= t
         sig *= np.asarray(self._scale(x.size), dtype=sig.dtype)
         return sig

@@ -2,9 +2,8 @@
 sequential.py).
 
 A layer's ``forward`` caches exactly what its ``backward`` needs; ``backward`` takes dL/d(output),
-accumulates (``+=``) into each parameter's ``.grad`` and returns dL/d(input). (Right after
-``zero_grad`` a layer may write a gradient instead of adding it to zeros: see
-``Parameter.grad_for_overwrite``.)
+adds into each parameter's ``.grad`` with ``Parameter.accumulate_grad`` and returns dL/d(input).
+``backward_params_only`` does the same without dL/d(input), for a network's first layer.
 Layers never modify their input or the upstream gradient in place; caches hold references, so
 an array a layer received or returned must not be modified in place before its ``backward``.
 """
@@ -84,9 +83,10 @@ class Module:
     def backward_params_only(self, grad_out: np.ndarray) -> None:
         """Accumulate parameter gradients without computing dL/dx.
 
-        For the first layer of a network, whose input (the data) needs no gradient. The default
-        runs ``backward`` and drops the result; layers where dL/dx is costly (Linear, Conv2d)
-        override it to skip that work.
+        For the first layer of a network, whose input (the data) needs no gradient; every
+        Module has it, so a training loop calls ``model.backward_params_only(grad)`` whatever
+        the model is. The default runs ``backward`` and drops the result; layers where dL/dx
+        is costly (Linear, Conv2d) and Sequential override it to skip that work.
         """
         self.backward(grad_out)
 

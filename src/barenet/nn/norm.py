@@ -40,16 +40,13 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         c = self.num_features
-        if self.affine:
-            self.weight = Parameter(np.ones(c, dtype=dtype))
-            self.bias = Parameter(np.zeros(c, dtype=dtype))
-        else:
-            self.weight = None
-            self.bias = None
+        self.weight = Parameter(np.empty(c, dtype=dtype)) if self.affine else None
+        self.bias = Parameter(np.empty(c, dtype=dtype)) if self.affine else None
         if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(c, dtype=dtype))
-            self.register_buffer("running_var", np.ones(c, dtype=dtype))
+            self.register_buffer("running_mean", np.empty(c, dtype=dtype))
+            self.register_buffer("running_var", np.empty(c, dtype=dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+        self.reset_parameters()
         self._cache: tuple | None = None
 
     def reset_running_stats(self) -> None:
@@ -64,7 +61,9 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight.data = np.ones_like(self.weight.data)
+            self.weight.grad = np.zeros_like(self.weight.data)
             self.bias.data = np.zeros_like(self.bias.data)
+            self.bias.grad = np.zeros_like(self.bias.data)
 
     def _expected(self) -> str:
         raise NotImplementedError
@@ -112,8 +111,8 @@ class _BatchNorm(Module):
         sum_g = grad_out.sum(axis=axes)
         sum_gx = np.sum(grad_out * xhat, axis=axes)
         if self.affine:
-            self.weight.grad += sum_gx
-            self.bias.grad += sum_g
+            self.weight.accumulate_grad(sum_gx)      # dL/dweight = sum g * xhat
+            self.bias.accumulate_grad(sum_g)         # dL/dbias = sum g
             scale = self.weight.data.astype(xhat.dtype, copy=False) * inv_std
         else:
             scale = inv_std

@@ -44,18 +44,19 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        """Run every layer's backward in reverse; returns dL/dx, or None when
-        ``need_input_grad=False`` (training: the first layer then skips computing dL/dx)."""
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Run every layer's backward in reverse; returns dL/dx."""
+        for layer in reversed(self._modules.values()):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def backward_params_only(self, grad_out: np.ndarray) -> None:
+        """Like ``backward``, but the first layer skips dL/dx (training: the input is data)."""
         layers = list(self._modules.values())
         for layer in reversed(layers[1:]):
             grad_out = layer.backward(grad_out)
-        if not layers:
-            return grad_out
-        if need_input_grad:
-            return layers[0].backward(grad_out)
-        layers[0].backward_params_only(grad_out)
-        return None
+        if layers:
+            layers[0].backward_params_only(grad_out)
 
     def forward_with_activations(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Like ``forward`` but also returns every layer's output, in order (for inspection)."""

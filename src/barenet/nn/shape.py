@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+from .kernels.batch_last import match_layout
 from .module import Module
 
 
 class Flatten(Module):
     """Merge dimensions ``start_dim..end_dim`` into one, e.g. (N, C, H, W) -> (N, C*H*W).
 
-    Backward reshapes the gradient back to the input's shape, in the input's memory layout
-    (a conv output is batch-innermost; matching it keeps the layers before fast). Returns a
-    view when it can.
+    Backward reshapes the gradient back to the input's shape. Returns a view when it can.
+    (With the fast kernels on, the gradient also takes the input's memory layout: see
+    ``kernels.batch_last.match_layout``.)
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
@@ -22,7 +24,7 @@ class Flatten(Module):
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
         self._in_shape: tuple[int, ...] | None = None
-        self._in_like: np.ndarray | None = None
+        self._x: np.ndarray | None = None
         self._out_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -35,7 +37,7 @@ class Flatten(Module):
                              f" of input of shape {x.shape}; expected at least "
                              f"{max(self.start_dim, self.end_dim) + 1} dimensions")
         self._in_shape = x.shape
-        self._in_like = None if x.flags.c_contiguous else x
+        self._x = x
         out = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
         self._out_shape = out.shape
         return out
@@ -44,11 +46,7 @@ class Flatten(Module):
         self._require_cache(self._in_shape)
         self._check_grad(grad_out, self._out_shape)
         grad = grad_out.reshape(self._in_shape)
-        if self._in_like is None:
-            return grad
-        out = np.empty_like(self._in_like, dtype=grad.dtype)  # same strides order as the input
-        out[...] = grad
-        return out
+        return match_layout(grad, self._x) if kernels.enabled() else grad
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -6,18 +6,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..nn.module import Parameter
+from . import kernels
+from .functional import decayed_grad, lerp
 from .optimizer import Optimizer
-
-
-def _lerp_(a: np.ndarray, b: np.ndarray, weight: float, tmp: np.ndarray) -> None:
-    """``a <- a + weight * (b - a)`` in place, rounded like ``torch.lerp`` (uses ``tmp``)."""
-    np.subtract(b, a, out=tmp)
-    if abs(weight) < 0.5:
-        tmp *= weight
-        a += tmp
-    else:
-        tmp *= 1 - weight
-        np.subtract(b, tmp, out=a)
 
 
 class Adam(Optimizer):
@@ -33,7 +24,7 @@ class Adam(Optimizer):
         p  <- p - lr / (1 - beta1^t) * m / (sqrt(v') / sqrt(1 - beta2^t) + eps)
 
     State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
-    ``max_exp_avg_sq`` (arrays shaped like p).
+    ``max_exp_avg_sq`` (arrays shaped like p). Fast path: ``kernels.adam_step_``.
     """
 
     _required_state = frozenset({"step", "exp_avg", "exp_avg_sq"})
@@ -59,56 +50,34 @@ class Adam(Optimizer):
         self._check_range("weight_decay", group["weight_decay"], 0.0)
 
     def _update(self, group: dict[str, Any]) -> None:
-        lr = group["lr"]
-        beta1, beta2 = group["betas"]
-        eps = group["eps"]
-        weight_decay = group["weight_decay"]
-        amsgrad = group["amsgrad"]
-        maximize = group["maximize"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
         for p in group["params"]:
-            g = p.grad
-            if g is None:
+            if p.grad is None:
                 continue
-            d = p.data
             st = self.state.get(p)
             if st is None:
-                st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(d),
-                                      "exp_avg_sq": np.zeros_like(d)}
+                st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
+                                      "exp_avg_sq": np.zeros_like(p.data)}
             if amsgrad and "max_exp_avg_sq" not in st:
-                st["max_exp_avg_sq"] = np.zeros_like(d)
+                st["max_exp_avg_sq"] = np.zeros_like(p.data)
             st["step"] += 1
-            step = st["step"]
-            if weight_decay != 0 and self._decoupled:
-                d *= 1 - lr * weight_decay
-            elif weight_decay != 0:
-                s = self._tmp(p, 0)
-                np.multiply(d, weight_decay, out=s)
-                (np.subtract if maximize else np.add)(s, g, out=s)
-                g = s
-            if maximize and (weight_decay == 0 or self._decoupled):
-                s = self._tmp(p, 0)
-                np.negative(g, out=s)
-                g = s
-            m, v = st["exp_avg"], st["exp_avg_sq"]
-            t = self._tmp(p, 1)
-            _lerp_(m, g, 1 - beta1, t)
-            v *= beta2
-            np.multiply(g, 1 - beta2, out=t)
-            t *= g
-            v += t
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-            step_size = lr / bias_correction1
+            if kernels.enabled():
+                kernels.adam_step_(p, st, self._scratch, decoupled=self._decoupled,
+                                   **self._hyper(group))
+                continue
+            t = st["step"]
+            if self._decoupled and weight_decay != 0:
+                p.data *= 1 - lr * weight_decay
+            g = decayed_grad(p, 0.0 if self._decoupled else weight_decay, group["maximize"])
+            m = st["exp_avg"] = lerp(st["exp_avg"], g, 1 - beta1)  # beta1 m + (1 - beta1) g
+            v = st["exp_avg_sq"] = beta2 * st["exp_avg_sq"] + (1 - beta2) * g * g
             if amsgrad:
-                vmax = st["max_exp_avg_sq"]
-                np.maximum(vmax, v, out=vmax)
-                v = vmax
-            np.sqrt(v, out=t)
-            t /= bias_correction2_sqrt
-            t += eps
-            np.divide(m, t, out=t)
-            t *= -step_size
-            d += t
+                v = st["max_exp_avg_sq"] = np.maximum(st["max_exp_avg_sq"], v)
+            bias_correction1 = 1 - beta1 ** t
+            bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
+            denom = np.sqrt(v) / bias_correction2_sqrt + eps
+            p.data -= lr / bias_correction1 * (m / denom)
 
 
 class AdamW(Adam):

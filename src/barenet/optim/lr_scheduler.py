@@ -1,9 +1,11 @@
 """Learning-rate schedulers with PyTorch's schedules, computed in closed form.
 
 Each scheduler writes ``group["lr"]`` of its optimizer's ``param_groups``. Construction performs
-the first step (epoch 0), as in PyTorch; call ``step()`` after each ``optimizer.step()`` (or each
-epoch). ``state_dict()`` is JSON-able. ``load_state_dict`` also writes the restored learning
-rates (and OneCycleLR's momentum) back into the optimizer, so the order of loading does not matter.
+the first step (epoch 0), as in PyTorch; call ``step()`` after each epoch, or after each
+``optimizer.step()`` for a per-batch schedule, as its ``interval`` says ("epoch" or "batch",
+settable in every constructor). ``state_dict()`` is JSON-able. ``load_state_dict`` also writes the
+restored learning rates (and OneCycleLR's momentum) back into the optimizer, so the order of
+loading does not matter. ``ReduceLROnPlateau`` (plateau.py) is re-exported here, as in PyTorch.
 """
 from __future__ import annotations
 
@@ -12,37 +14,22 @@ import numbers
 from typing import Any
 
 from .optimizer import Optimizer
+from .plateau import ReduceLROnPlateau
+from .scheduler_base import Scheduler, _per_group
 
 
-def _json_float(x: float) -> float | str:
-    """A float for strict JSON: non-finite values become ``"inf"``, ``"-inf"``, ``"nan"``."""
-    return float(x) if math.isfinite(x) else str(float(x))
-
-
-def _per_group(name: str, value: Any, optimizer: Optimizer) -> list[float]:
-    """One value per parameter group, from a scalar or a list of that length."""
-    n = len(optimizer.param_groups)
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(f"{name}: expected {n} values (one per parameter group), "
-                             f"got {len(value)}")
-        return [float(v) for v in value]
-    return [float(value)] * n
-
-
-class LRScheduler:
+class LRScheduler(Scheduler):
     """Base class: sets every group's lr to ``get_lr()`` at ``last_epoch`` on each ``step()``.
 
     Subclasses implement ``get_lr()`` and list their JSON-able attributes in ``_saved``.
+    ``interval`` is "epoch" or "batch": when the training loop calls ``step()``.
     """
 
-    _saved: tuple[str, ...] = ()
+    _intervals = ("batch", "epoch")
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a barenet Optimizer, "
-                            f"got {type(optimizer).__name__}")
-        self.optimizer = optimizer
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1, *,
+                 interval: str = "epoch") -> None:
+        super().__init__(optimizer, interval)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -54,7 +41,6 @@ class LRScheduler:
                                      "loading the optimizer's state")
         self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._step_count = 0
         self.step()
 
     def get_lr(self) -> list[float]:
@@ -65,49 +51,7 @@ class LRScheduler:
         """Advance one epoch (or batch) and write the new learning rates into the optimizer."""
         self._step_count += 1
         self.last_epoch += 1
-        values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the latest ``step()``, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-able state: the class name, epoch counters, base and last lrs, hyper-parameters."""
-        out = {"name": type(self).__name__, "last_epoch": self.last_epoch,
-               "step_count": self._step_count, "base_lrs": list(self.base_lrs),
-               "last_lr": [float(v) for v in self._last_lr]}
-        for key in self._saved:
-            out[key] = getattr(self, key)
-        return out
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore ``state_dict()`` output and write its learning rates into the optimizer."""
-        name = type(self).__name__
-        if state.get("name") != name:
-            raise ValueError(f"{name}.load_state_dict: the state is of {state.get('name')!r}")
-        missing = [k for k in ("last_epoch", "last_lr", *self._saved) if k not in state]
-        if missing:
-            raise ValueError(f"{name}.load_state_dict: missing keys {missing}")
-        n = len(self.optimizer.param_groups)
-        if len(state["last_lr"]) != n:
-            raise ValueError(f"{name}.load_state_dict: the state has {len(state['last_lr'])} "
-                             f"learning rates, the optimizer has {n} parameter groups")
-        self.last_epoch = int(state["last_epoch"])
-        self._step_count = int(state.get("step_count", self._step_count))
-        if "base_lrs" in state:
-            self.base_lrs = [float(v) for v in state["base_lrs"]]
-        for key in self._saved:
-            setattr(self, key, state[key])
-        self._last_lr = [float(v) for v in state["last_lr"]]
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            group["lr"] = lr
-
-    def __repr__(self) -> str:
-        hyper = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._saved)
-        return f"{type(self).__name__}({hyper}, last_epoch={self.last_epoch})"
+        self._write_lrs(self.get_lr())
 
 
 class StepLR(LRScheduler):
@@ -116,12 +60,12 @@ class StepLR(LRScheduler):
     _saved = ("step_size", "gamma")
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
-                 last_epoch: int = -1) -> None:
+                 last_epoch: int = -1, *, interval: str = "epoch") -> None:
         if not isinstance(step_size, numbers.Integral) or step_size < 1:
             raise ValueError(f"StepLR: invalid step_size {step_size!r}, expected an int >= 1")
         self.step_size = int(step_size)
         self.gamma = float(gamma)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, interval=interval)
 
     def get_lr(self) -> list[float]:
         k = self.last_epoch // self.step_size
@@ -133,9 +77,10 @@ class ExponentialLR(LRScheduler):
 
     _saved = ("gamma",)
 
-    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1, *,
+                 interval: str = "epoch") -> None:
         self.gamma = float(gamma)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, interval=interval)
 
     def get_lr(self) -> list[float]:
         return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
@@ -144,18 +89,19 @@ class ExponentialLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
 
-    Past ``T_max`` the cosine continues (the lr rises again), as in PyTorch.
+    Past ``T_max`` the cosine continues (the lr rises again), as in PyTorch. ``epoch`` counts
+    ``step()`` calls: with ``interval="batch"``, ``T_max`` is a number of batches.
     """
 
     _saved = ("T_max", "eta_min")
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
-                 last_epoch: int = -1) -> None:
+                 last_epoch: int = -1, *, interval: str = "epoch") -> None:
         if not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: invalid T_max {T_max!r}, expected > 0")
         self.T_max = T_max
         self.eta_min = float(eta_min)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, interval=interval)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
@@ -165,7 +111,8 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class OneCycleLR(LRScheduler):
-    """The 1cycle policy (Smith & Topin), stepped once per batch, as ``torch.optim.lr_scheduler``.
+    """The 1cycle policy (Smith & Topin), as ``torch.optim.lr_scheduler``; ``interval="batch"``
+    by default (``"epoch"`` when ``total_steps`` counts epochs).
 
     The lr rises from ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start`` of
     ``total_steps`` (or ``epochs * steps_per_epoch``), then anneals to
@@ -184,7 +131,7 @@ class OneCycleLR(LRScheduler):
                  base_momentum: float | list[float] = 0.85,
                  max_momentum: float | list[float] = 0.95, div_factor: float = 25.0,
                  final_div_factor: float = 1e4, three_phase: bool = False,
-                 last_epoch: int = -1) -> None:
+                 last_epoch: int = -1, *, interval: str = "batch") -> None:
         if total_steps is not None:
             if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
                 raise ValueError(f"OneCycleLR: invalid total_steps {total_steps!r}, "
@@ -234,7 +181,7 @@ class OneCycleLR(LRScheduler):
                     self._set_momentum(group, m)
                     group["max_momentum"] = m
                     group["base_momentum"] = b
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, interval=interval)
 
     def _set_momentum(self, group: dict[str, Any], value: float) -> None:
         if self.use_beta1:
@@ -278,8 +225,6 @@ class OneCycleLR(LRScheduler):
             for group in self.optimizer.param_groups:
                 self._set_momentum(group, self._values(group)[1])
 
-
-from .plateau import ReduceLROnPlateau  # noqa: E402  (re-exported: torch's module holds it too)
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "OneCycleLR",
            "ReduceLROnPlateau"]

@@ -2,8 +2,10 @@
 
 An optimizer holds ``param_groups`` shaped like PyTorch's: a list of dicts, each with a
 ``"params"`` list of :class:`~barenet.nn.Parameter` and that group's hyper-parameters (``"lr"``,
-...). ``state[p]`` holds the per-parameter buffers (moments, step counts). Subclasses implement
-``_update(group)``, which changes every ``p.data`` of the group in place.
+...), plus any other keys a user or a scheduler keeps there (``"initial_lr"``, ...).
+``state[p]`` holds the per-parameter buffers (moments, step counts). Subclasses implement
+``_update(group)``, which changes every ``p.data`` of the group in place: the textbook rule,
+or its in-place kernel from ``kernels.py`` while ``kernels.enabled()``.
 
 ``state_dict()`` follows PyTorch's nesting, with parameters replaced by their position::
 
@@ -15,12 +17,14 @@ An optimizer holds ``param_groups`` shaped like PyTorch's: a list of dicts, each
 """
 from __future__ import annotations
 
+import difflib
 import numbers
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ..nn.module import Parameter
+from .kernels import Scratch
 
 StateDict = dict[str, Any]
 FORMAT_VERSION = 1
@@ -44,7 +48,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Parameter, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
-        self._scratch: dict[Parameter, list[np.ndarray | None]] = {}
+        self._scratch = Scratch()  # the kernels' work arrays
         if isinstance(params, (Parameter, np.ndarray)):
             raise TypeError(f"{self._name}: params must be an iterable of Parameters, "
                             f"got a single {type(params).__name__}")
@@ -62,7 +66,11 @@ class Optimizer:
 
     # -- groups and hyper-parameters -----------------------------------------------------------
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group ``{"params": [...], **hyper-parameters}``; missing ones take defaults."""
+        """Add a group ``{"params": [...], **hyper-parameters}``; missing ones take defaults.
+
+        As in PyTorch, other keys are kept as given (a name, a scheduler's ``"initial_lr"``),
+        except a near-miss of a hyper-parameter's name (``"momentun"``): a ValueError.
+        """
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(f"{self._name}: a parameter group must be a dict with a 'params' key")
         params = group["params"]
@@ -76,12 +84,12 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError(f"{self._name}: some parameters appear in more than one group")
-        unknown = set(group) - set(self.defaults) - {"params"}
+        for key in sorted(set(group) - set(self.defaults) - {"params"}):
+            near = difflib.get_close_matches(key, self.defaults, n=1, cutoff=0.85)
+            if near:
+                raise ValueError(f"{self._name}: unknown hyper-parameter {key!r} (did you mean "
+                                 f"{near[0]!r}?), expected one of {sorted(self.defaults)}")
         new = {k: v for k, v in group.items() if k != "params"}
-        for key in unknown:
-            if key not in ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"):
-                raise ValueError(f"{self._name}: unknown hyper-parameter {key!r}, expected one "
-                                 f"of {sorted(self.defaults)}")
         for key, value in self.defaults.items():
             new.setdefault(key, value)
         new["params"] = params
@@ -127,17 +135,12 @@ class Optimizer:
         return loss
 
     def _update(self, group: dict[str, Any]) -> None:
+        """Update every ``p.data`` of ``group`` in place from ``p.grad`` (None: skipped)."""
         raise NotImplementedError(f"{self._name} does not implement _update")
 
-    def _tmp(self, p: Parameter, k: int) -> np.ndarray:
-        """Scratch array ``k`` shaped like ``p.data``, reused across steps (never saved)."""
-        bufs = self._scratch.get(p)
-        if bufs is None:
-            bufs = self._scratch[p] = [None, None]
-        b = bufs[k]
-        if b is None or b.shape != p.data.shape or b.dtype != p.data.dtype:
-            b = bufs[k] = np.empty_like(p.data)
-        return b
+    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
+        """``group``'s hyper-parameters by name (what a kernel takes), without other keys."""
+        return {k: group[k] for k in self.defaults}
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> StateDict:

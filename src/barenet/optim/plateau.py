@@ -4,28 +4,28 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .lr_scheduler import LRScheduler, _json_float, _per_group
 from .optimizer import Optimizer
+from .scheduler_base import Scheduler, _json_float, _per_group
 
 
-class ReduceLROnPlateau(LRScheduler):
+class ReduceLROnPlateau(Scheduler):
     """Multiply the lr by ``factor`` once a metric has not improved for ``patience`` steps.
 
-    ``step(metric)`` once per epoch. Improvement (``mode`` "min", ``threshold_mode`` "rel"):
-    ``metric < best * (1 - threshold)``; "abs": ``metric < best - threshold``; "max" mirrors.
+    ``step(metric)`` once per epoch: ``interval`` is "metric". Improvement (``mode`` "min",
+    ``threshold_mode`` "rel"): ``metric < best * (1 - threshold)``; "abs":
+    ``metric < best - threshold``; "max" mirrors.
     After a reduction, ``cooldown`` steps pass before bad steps count again. The lr never goes
     below ``min_lr`` (per group), and changes smaller than ``eps`` are skipped.
     """
 
+    _intervals = ("metric",)
     _saved = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
               "min_lrs", "eps", "cooldown_counter", "num_bad_epochs")
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                  cooldown: int = 0, min_lr: float | list[float] = 0.0, eps: float = 1e-8) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau: expected a barenet Optimizer, "
-                            f"got {type(optimizer).__name__}")
+        super().__init__(optimizer, interval="metric")
         if not 0 <= factor < 1:
             raise ValueError(f"ReduceLROnPlateau: invalid factor {factor!r}, expected in [0, 1)")
         if mode not in ("min", "max"):
@@ -33,15 +33,10 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"ReduceLROnPlateau: invalid threshold_mode {threshold_mode!r}, "
                              "expected 'rel' or 'abs'")
-        self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, float(factor), int(patience)
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
         self.cooldown, self.eps = int(cooldown), float(eps)
         self.min_lrs = _per_group("ReduceLROnPlateau min_lr", min_lr, optimizer)
-        self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
-        self.last_epoch = 0
-        self._step_count = 0
-        self._last_lr = [g["lr"] for g in optimizer.param_groups]
         self.best = math.inf if mode == "min" else -math.inf
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
@@ -55,7 +50,7 @@ class ReduceLROnPlateau(LRScheduler):
             else self.best + self.threshold
         return a > edge
 
-    def step(self, metric: float) -> None:  # type: ignore[override]
+    def step(self, metric: float) -> None:
         """Record this epoch's ``metric`` (e.g. validation loss) and maybe reduce the lr."""
         current = float(metric)
         self._step_count += 1
@@ -79,6 +74,7 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
+        """The base state plus ``best`` (JSON-able: ``"inf"`` before the first step)."""
         out = super().state_dict()
         out["best"] = _json_float(self.best)
         return out

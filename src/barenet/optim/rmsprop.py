@@ -6,7 +6,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..nn.module import Parameter
-from .adam import _lerp_
+from . import kernels
+from .functional import decayed_grad, lerp
 from .optimizer import Optimizer
 
 
@@ -23,7 +24,7 @@ class RMSprop(Optimizer):
         p   <- p - lr * g / den                                   (momentum == 0)
 
     State per parameter: ``step`` (int), ``square_avg``, and ``momentum_buffer`` (momentum > 0)
-    and ``grad_avg`` (centered), arrays shaped like p.
+    and ``grad_avg`` (centered), arrays shaped like p. Fast path: ``kernels.rmsprop_step_``.
     """
 
     _required_state = frozenset({"step", "square_avg"})
@@ -44,57 +45,31 @@ class RMSprop(Optimizer):
         self._check_range("alpha", group["alpha"], 0.0)
 
     def _update(self, group: dict[str, Any]) -> None:
-        lr = group["lr"]
-        alpha = group["alpha"]
-        eps = group["eps"]
-        weight_decay = group["weight_decay"]
-        momentum = group["momentum"]
-        centered = group["centered"]
-        maximize = group["maximize"]
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        momentum, centered = group["momentum"], group["centered"]
         for p in group["params"]:
-            g = p.grad
-            if g is None:
+            if p.grad is None:
                 continue
-            d = p.data
             st = self.state.get(p)
             if st is None:
-                st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(d)}
+                st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data)}
             if momentum > 0 and "momentum_buffer" not in st:
-                st["momentum_buffer"] = np.zeros_like(d)
+                st["momentum_buffer"] = np.zeros_like(p.data)
             if centered and "grad_avg" not in st:
-                st["grad_avg"] = np.zeros_like(d)
+                st["grad_avg"] = np.zeros_like(p.data)
             st["step"] += 1
-            if weight_decay != 0:
-                s = self._tmp(p, 0)
-                np.multiply(d, weight_decay, out=s)
-                (np.subtract if maximize else np.add)(s, g, out=s)
-                g = s
-            elif maximize:
-                s = self._tmp(p, 0)
-                np.negative(g, out=s)
-                g = s
-            v = st["square_avg"]
-            t = self._tmp(p, 1)
-            v *= alpha
-            np.multiply(g, 1 - alpha, out=t)
-            t *= g
-            v += t
+            if kernels.enabled():
+                kernels.rmsprop_step_(p, st, self._scratch, **self._hyper(group))
+                continue
+            g = decayed_grad(p, group["weight_decay"], group["maximize"])
+            v = st["square_avg"] = alpha * st["square_avg"] + (1 - alpha) * g * g
             if centered:
-                a = st["grad_avg"]
-                _lerp_(a, g, 1 - alpha, t)
-                np.multiply(a, a, out=t)
-                np.subtract(v, t, out=t)
-                np.sqrt(t, out=t)
+                a = st["grad_avg"] = lerp(st["grad_avg"], g, 1 - alpha)
+                avg = np.sqrt(v - a * a) + eps
             else:
-                np.sqrt(v, out=t)
-            t += eps
-            np.divide(g, t, out=t)
+                avg = np.sqrt(v) + eps
             if momentum > 0:
-                buf = st["momentum_buffer"]
-                buf *= momentum
-                buf += t
-                np.multiply(buf, lr, out=t)
-                d -= t
+                buf = st["momentum_buffer"] = momentum * st["momentum_buffer"] + g / avg
+                p.data -= lr * buf
             else:
-                t *= lr
-                d -= t
+                p.data -= lr * (g / avg)

@@ -6,6 +6,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..nn.module import Parameter
+from . import kernels
+from .functional import decayed_grad
 from .optimizer import Optimizer
 
 
@@ -21,6 +23,7 @@ class SGD(Optimizer):
         p   <- p - lr * g
 
     State per parameter (only when momentum != 0): ``momentum_buffer``, shaped like p.
+    Fast path: ``kernels.sgd_step_``.
     """
 
     _required_state = frozenset({"momentum_buffer"})
@@ -41,52 +44,18 @@ class SGD(Optimizer):
                              f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
 
     def _update(self, group: dict[str, Any]) -> None:
-        lr = group["lr"]
-        momentum = group["momentum"]
-        dampening = group["dampening"]
-        weight_decay = group["weight_decay"]
-        nesterov = group["nesterov"]
-        maximize = group["maximize"]
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         for p in group["params"]:
-            g = p.grad
-            if g is None:
+            if p.grad is None:
                 continue
-            d = p.data
-            owned = False  # True once g is a scratch array this step may overwrite
-            if weight_decay != 0:
-                s = self._tmp(p, 0)
-                np.multiply(d, weight_decay, out=s)
-                (np.subtract if maximize else np.add)(s, g, out=s)
-                g, owned = s, True
-            elif maximize:
-                s = self._tmp(p, 0)
-                np.negative(g, out=s)
-                g, owned = s, True
+            state = self.state.setdefault(p, {}) if momentum != 0 else {}
+            if kernels.enabled():
+                kernels.sgd_step_(p, state, self._scratch, **self._hyper(group))
+                continue
+            g = decayed_grad(p, group["weight_decay"], group["maximize"])
             if momentum != 0:
-                st = self.state.get(p)
-                if st is None:
-                    buf = np.copy(g)  # keeps g's memory layout (order "K")
-                    self.state[p] = {"momentum_buffer": buf}
-                else:
-                    buf = st["momentum_buffer"]
-                    buf *= momentum
-                    if dampening != 0:
-                        t = self._tmp(p, 1)
-                        np.multiply(g, 1 - dampening, out=t)
-                        buf += t
-                    else:
-                        buf += g
-                if nesterov:
-                    t = self._tmp(p, 1)
-                    np.multiply(buf, momentum, out=t)
-                    t += g
-                    g, owned = t, True
-                else:
-                    g, owned = buf, False
-            if owned:
-                g *= lr
-                d -= g
-            else:  # g is the momentum buffer or p.grad, so scratch 0 is free again
-                t = self._tmp(p, 0)
-                np.multiply(g, lr, out=t)
-                d -= t
+                buf = state.get("momentum_buffer")
+                buf = np.copy(g) if buf is None else momentum * buf + (1 - dampening) * g
+                state["momentum_buffer"] = buf
+                g = g + momentum * buf if group["nesterov"] else buf
+            p.data -= lr * g

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import BarenetError, ImageError
+from ..nn.init import as_generator
 from .inference import Predictor, parse_pixels, png_to_mnist
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -54,7 +55,7 @@ class App:
         self.timeout = float(timeout)
         self.log = log
         self.static = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in STATIC_TYPES}
-        self._rng = np.random.default_rng(seed)
+        self._rng = as_generator(seed, "serve")
         self._rng_lock = threading.Lock()
         self._test_set: Any = None
         self._test_lock = threading.Lock()

@@ -23,9 +23,9 @@ from ..data.datasets import load_dataset
 from ..data.loader import random_split
 from ..data.transforms import Normalize
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
-from ..models import build_model, model_input
+from ..models import architecture_of, build_model, input_shape, model_input
 from ..nn.module import Module
-from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, save_run
+from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, write_run
 from .config import HYPERPARAMETERS, flat_from_run_config, resolve_config
 from .evaluate import predict_logits, summarize
 from .fileio import atomic_write_json
@@ -79,22 +79,22 @@ def make_optimizer(name: str, params: list, lr: float, momentum: float,
 
 
 def make_scheduler(name: str, opt: optim.Optimizer, epochs: int, steps_per_epoch: int,
-                   cfg: dict[str, Any]) -> tuple[optim.LRScheduler | None, str]:
-    """(scheduler, interval) for ``--scheduler``: cosine and onecycle step per batch, step
-    (x0.1 at 1/3 and 2/3 of training) per epoch, plateau on the validation loss."""
+                   cfg: dict[str, Any]) -> optim.Scheduler | None:
+    """The scheduler for ``--scheduler``, its ``interval`` set: cosine and onecycle step per
+    batch, step (x0.1 at 1/3 and 2/3 of training) per epoch, plateau on the validation loss."""
     total = epochs * steps_per_epoch
     if name == "none":
-        return None, "epoch"
+        return None
     if name == "cosine":
-        return optim.CosineAnnealingLR(opt, T_max=total), "batch"
+        return optim.CosineAnnealingLR(opt, T_max=total, interval="batch")
     if name == "onecycle":
         cycle = cfg["optimizer"] in ("adam", "adamw") or cfg["momentum"] > 0
         return optim.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=total,
-                                cycle_momentum=cycle), "batch"
+                                cycle_momentum=cycle, interval="batch")
     if name == "step":
-        return optim.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
+        return optim.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1, interval="epoch")
     if name == "plateau":
-        return optim.ReduceLROnPlateau(opt, mode="min", factor=0.2, patience=2), "plateau"
+        return optim.ReduceLROnPlateau(opt, mode="min", factor=0.2, patience=2)
     raise ConfigError(f"unknown scheduler {name!r}")
 
 
@@ -132,14 +132,14 @@ def _setup(cfg: dict[str, Any], callbacks: Sequence[Callback], run_dir: Path | N
     opt = make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["momentum"],
                          cfg["weight_decay"])
     steps = -(-len(train_idx) // cfg["batch_size"])
-    sched, interval = make_scheduler(cfg["scheduler"], opt, cfg["epochs"], steps, cfg)
+    sched = make_scheduler(cfg["scheduler"], opt, cfg["epochs"], steps, cfg)
     augment = _augmenter(np.random.default_rng(aug_seq)) if cfg["augment"] else None
     checkpoint = None if run_dir is None else (lambda t: save_training_state(run_dir, t))
     trainer = Trainer(model, opt, nn.CrossEntropyLoss(), (images, labels),
                       (images[val_idx], labels[val_idx]) if len(val_idx) else None, normalize,
                       epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                       shuffle_rng=np.random.default_rng(shuffle_seq), augment=augment,
-                      scheduler=sched, scheduler_interval=interval, patience=cfg["patience"],
+                      scheduler=sched, patience=cfg["patience"],
                       callbacks=callbacks, checkpoint=checkpoint, train_indices=train_idx)
     return _Setup(trainer, normalize, test, list(train.classes))
 
@@ -149,7 +149,8 @@ def run_config(cfg: dict[str, Any], normalize: Normalize, classes: list[str]) ->
     from .. import __version__
 
     out = {"format_version": FORMAT_VERSION, "barenet_version": __version__,
-           "model": cfg["spec"], "dataset": cfg["dataset"],
+           "model": cfg["spec"], "architecture": architecture_of(cfg["spec"]),
+           "input_shape": list(input_shape(cfg["spec"])), "dataset": cfg["dataset"],
            "preprocessing": normalize.to_dict(),
            "hyperparameters": {k: cfg[k] for k in HYPERPARAMETERS}, "seed": cfg["seed"],
            "classes": classes,
@@ -186,7 +187,7 @@ def train_model(config: dict[str, Any], out_dir: str | Path | None = None, quiet
     rc = run_config(cfg, setup.normalize, setup.classes)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_run(run_dir, None, rc)
+        write_run(run_dir, None, rc)
         save_training_state(run_dir, setup.trainer)  # epoch 0: resumable from the start
     return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=None)
 

@@ -1,16 +1,21 @@
-"""Run directories: save a trained model with everything needed to use it, and load it back.
+"""Run directories: save a model with everything needed to use it, and load it back.
 
 A run directory holds::
 
-    config.json     format_version, barenet_version, model (spec), dataset, preprocessing
-                    (Normalize.to_dict()), hyperparameters, seed, classes, test_accuracy, ...
+    config.json     format_version, barenet_version, architecture (the model as JSON, see
+                    nn/architecture.py), input_shape ([784] or [1, 28, 28]), model (the preset's
+                    spec, or {"name": "custom"}), dataset, preprocessing (Normalize.to_dict()),
+                    classes; a trained run adds hyperparameters, seed, test_accuracy, ...
     weights.npz     the model to use (the best epoch by validation accuracy)
-    metrics.csv     one row per epoch
+    metrics.csv     one row per epoch (trained runs)
     trainer.json    progress: epoch, history, best epoch (for people and tools)
     resume.npz      everything ``barenet train --resume`` needs, in one file (see resume.py)
 
-Every file is written atomically. ``load_run`` checks the format version and every weight's
-name, shape and dtype against the model the spec builds before using anything.
+``save_run(run_dir, model, dataset=...)`` saves any Sequential of built-in layers; training
+writes its runs with ``write_run``. Every file is written atomically. ``load_run`` rebuilds the
+model from the architecture alone, after checking it (types, arguments, sizes, shapes) and then
+every weight's name, shape and dtype, before using anything. Format 1 runs (from before
+architectures were stored) hold only the preset's spec, and are rebuilt from it as before.
 """
 from __future__ import annotations
 
@@ -20,16 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_save_npz, atomic_write_json
 from ..data.transforms import Normalize
 from ..errors import BarenetError, CheckpointError
-from ..models import build_model, model_input
-from ..nn.functional import softmax
+from ..models import INPUT_SHAPES, architecture_of, build_model
+from ..nn.architecture import ArchitectureError, build, validate
+from ..nn.architecture_shapes import output_shape
 from ..nn.module import Module
-from .fileio import atomic_save_npz, atomic_write_json, read_json, read_npz
+from .fileio import read_json, read_npz
+from .run import CONFIG, CUSTOM, EVAL_BATCH, FORMAT_VERSION, METRICS, TRAINER, WEIGHTS, Run
+from .save import save_run
 
-FORMAT_VERSION = 1
-CONFIG, WEIGHTS, TRAINER, METRICS = "config.json", "weights.npz", "trainer.json", "metrics.csv"
-EVAL_BATCH = 1000
 OPTIONAL_SUFFIX = "num_batches_tracked"
 
 
@@ -38,11 +44,12 @@ def save_weights(path: str | os.PathLike, state: dict[str, np.ndarray]) -> Path:
     return atomic_save_npz(path, {k: np.asarray(v) for k, v in state.items()})
 
 
-def save_run(run_dir: str | os.PathLike, model: Module | None, config: dict[str, Any],
-             weights: dict[str, np.ndarray] | None = None) -> Path:
+def write_run(run_dir: str | os.PathLike, model: Module | None, config: dict[str, Any],
+              weights: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``config.json`` and ``weights.npz`` (``weights`` if given, else the model's
     state_dict) into ``run_dir``, creating it. ``config`` gets ``format_version`` and
-    ``barenet_version`` if it lacks them. Returns the run directory."""
+    ``barenet_version`` if it lacks them. Returns the run directory. (Training's writer; use
+    ``save_run`` for a model of your own.)"""
     from .. import __version__
 
     run_dir = Path(run_dir)
@@ -104,76 +111,6 @@ def check_format_version(config: dict[str, Any], path: Path) -> int:
     return version
 
 
-class Run:
-    """A trained model loaded from a run directory, ready for inference.
-
-    Attributes: ``model`` (eval mode, float32), ``config`` (dict), ``normalize`` (Normalize),
-    ``classes`` (list[str]), ``dataset`` (name), ``spec`` (model spec), ``input_kind``
-    ("flat"/"image"), ``run_dir`` (Path).
-    """
-
-    def __init__(self, run_dir: Path, config: dict[str, Any], model: Module,
-                 normalize: Normalize) -> None:
-        self.run_dir = run_dir
-        self.config = config
-        self.model = model
-        self.normalize = normalize
-        self.spec: dict[str, Any] = config["model"]
-        self.input_kind = model_input(self.spec)
-        self.classes: list[str] = list(config["classes"])
-        self.dataset: str = config["dataset"]
-
-    def preprocess(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images (B, 28, 28) or one (28, 28) -> the model's float32 input, (B, 784)
-        or (B, 1, 28, 28)."""
-        x = np.asarray(images)
-        if x.dtype != np.uint8:
-            raise ValueError(f"expected uint8 pixel images, got dtype {x.dtype}")
-        if x.shape == (28, 28):
-            x = x[None]
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise ValueError(f"expected images of shape (B, 28, 28), got {x.shape}")
-        return self.normalize(x)
-
-    def logits(self, images: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
-        """float32 logits (B, 10) for uint8 images (B, 28, 28), computed in batches."""
-        x = self.preprocess(images)
-        self.model.eval()
-        out = [self.model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """float32 class probabilities (B, 10) for uint8 images (B, 28, 28)."""
-        return softmax(self.logits(images), axis=1).astype(np.float32, copy=False)
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """int64 predicted classes (B,) for uint8 images (B, 28, 28)."""
-        return self.logits(images).argmax(axis=1).astype(np.int64)
-
-    def data_dir(self, given: str | None = None, dataset: str | None = None) -> str | None:
-        """Where to read test data: ``given`` (--data-dir), else the directory the run was
-        trained from if it still exists and ``dataset`` is the run's own, else None (default
-        places)."""
-        if given is not None:
-            return given
-        saved = self.config.get("data_dir")
-        if isinstance(saved, str) and Path(saved).is_dir() and dataset in (None, self.dataset):
-            return saved
-        return None
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        """Per-epoch records from trainer.json ([] if absent or unreadable)."""
-        try:
-            hist = read_json(self.run_dir / TRAINER).get("history", [])
-        except CheckpointError:
-            return []
-        return [h for h in hist if isinstance(h, dict)] if isinstance(hist, list) else []
-
-    def __repr__(self) -> str:
-        return f"Run({str(self.run_dir)!r}, model={self.spec}, dataset={self.dataset!r})"
-
-
 def _require(config: dict[str, Any], key: str, kind: type | tuple, path: Path) -> Any:
     value = config.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -195,9 +132,16 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: missing, so {run_dir} is not a barenet run directory")
     config = read_json(path)
     check_format_version(config, path)
-    spec = _require(config, "model", dict, path)
-    if not isinstance(spec.get("name"), str):
-        raise CheckpointError(f"{path}: 'model' needs a 'name', got {spec!r}")
+    if "architecture" in config:
+        _require(config, "architecture", dict, path)
+        shape = config.get("input_shape")
+        if shape not in [list(s) for s in INPUT_SHAPES.values()]:
+            raise CheckpointError(f"{path}: 'input_shape' must be [784] or [1, 28, 28], got "
+                                  f"{str(shape)[:40]}")
+    if "model" in config or "architecture" not in config:
+        spec = _require(config, "model", dict, path)
+        if not isinstance(spec.get("name"), str):
+            raise CheckpointError(f"{path}: 'model' needs a 'name', got {str(spec)[:60]}")
     _require(config, "dataset", str, path)
     _require(config, "preprocessing", dict, path)
     classes = _require(config, "classes", list, path)
@@ -206,28 +150,48 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
+def _build(config: dict[str, Any]) -> Module:
+    """The model of a checked config: from its architecture (checked against its preset's,
+    its input shape and its classes) or, in format 1, from its preset's spec."""
+    if "architecture" not in config:
+        return build_model(config["model"], rng=0)
+    arch = validate(config["architecture"])
+    spec = config.get("model", {"name": CUSTOM})
+    if spec.get("name") != CUSTOM and architecture_of(spec) != arch:
+        raise CheckpointError(f"'architecture' does not match the model {spec} (one of them "
+                              "was edited); remove the wrong one to use the other")
+    out = output_shape(arch, tuple(config["input_shape"]))
+    if out != (len(config["classes"]),):
+        raise CheckpointError(f"the architecture outputs {list(out)} per sample, expected "
+                              f"[{len(config['classes'])}], one score per class")
+    return build(arch, rng=0)
+
+
 def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
     """Load a run directory for inference; CheckpointError (naming the file) on any problem:
-    missing directory or file, bad JSON, newer format, unknown model, weights that do not fit."""
+    missing directory or file, bad JSON, newer format, unknown model or layer, a description
+    too large or inconsistent, weights that do not fit."""
     run_dir = Path(run_dir)
     config = load_config(run_dir)
     path = run_dir / CONFIG
     try:
-        model = build_model(config["model"], rng=0)
+        model = _build(config)
         normalize = Normalize.from_dict(config["preprocessing"])
-    except BarenetError as exc:
+    except (BarenetError, ArchitectureError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a builder choking on a damaged spec
-        raise CheckpointError(f"{path}: cannot build the model {config['model']} "
+        raise CheckpointError(f"{path}: cannot build the model {str(config.get('model'))[:60]} "
                               f"({type(exc).__name__}: {exc})") from None
-    if model_input(config["model"]) == "flat" and not normalize.flatten:
-        raise CheckpointError(f"{path}: model {config['model']['name']!r} takes flat input but "
-                              "preprocessing has flatten=false")
+    run = Run(run_dir, config, model, normalize)
+    if normalize.flatten != (run.input_kind == "flat"):
+        raise CheckpointError(f"{path}: model {run.name!r} takes input "
+                              f"{list(run.input_shape)} but preprocessing has "
+                              f"flatten={str(normalize.flatten).lower()}")
     load_weights_into(model, run_dir / weights)
     model.eval()
-    return Run(run_dir, config, model, normalize)
+    return run
 
 
-__all__ = ["CONFIG", "FORMAT_VERSION", "METRICS", "Run", "TRAINER",
+__all__ = ["CONFIG", "CUSTOM", "EVAL_BATCH", "FORMAT_VERSION", "METRICS", "Run", "TRAINER",
            "WEIGHTS", "check_format_version", "load_config", "load_run", "load_weights_into",
-           "save_run", "save_weights", "weight_problems"]
+           "save_run", "save_weights", "weight_problems", "write_run"]

@@ -47,6 +47,7 @@ HYPERPARAMETERS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weigh
                    "scheduler", "val_split", "augment", "patience", "limit_train", "limit_test")
 #: Keys a config file may carry that describe a result rather than a setting (ignored).
 IGNORED_KEYS = {"format_version", "barenet_version", "preprocessing", "classes", "created",
+                "architecture", "input_shape",
                 "test_accuracy", "test_loss", "val_accuracy", "val_acc", "best_epoch",
                 "epochs_completed", "stopped_early", "training_seconds", "value", "trial",
                 "seconds", "status"}

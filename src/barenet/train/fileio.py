@@ -1,117 +1,22 @@
-"""Atomic file writes and careful reads for run directories.
+"""Careful reads for run directories, beside the atomic writes they pair with.
 
-Every write goes to a hidden temporary file in the destination's directory, is flushed to disk,
-then renamed over the destination with ``os.replace`` (atomic on POSIX and Windows), so a crash
-or Ctrl-C leaves either the old file or the new one, never half of one. Ctrl-C during a write is
-held back until the file is in place. Reads turn every problem into a ``CheckpointError`` that
-names the file.
+The writers live in ``barenet.atomic`` (used by every feature, not only ``train``) and are
+re-exported here. Reads turn every problem into a ``CheckpointError`` that names the file.
 """
 from __future__ import annotations
 
-import io
 import json
-import math
 import os
-import signal
-import threading
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, BinaryIO
+from typing import Any
 
 import numpy as np
 
+from ..atomic import (atomic_save_npz, atomic_write, atomic_write_bytes, atomic_write_json,
+                      deferred_interrupt, jsonable)
 from ..errors import CheckpointError
 
 MAX_JSON_BYTES = 64 << 20
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold back SIGINT (Ctrl-C) while the block runs; deliver it afterwards.
-
-    Outside the main thread (where signal handlers cannot be set) this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    try:
-        old = signal.signal(signal.SIGINT, lambda sig, frame: received.append(sig))
-    except (ValueError, OSError):  # pragma: no cover - e.g. an embedded interpreter
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-    if received:
-        if old is signal.default_int_handler:
-            raise KeyboardInterrupt
-        if callable(old):
-            old(signal.SIGINT, None)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Write ``path`` atomically: ``write(fh)`` fills a temporary file that then replaces it.
-
-    On any failure the temporary file is removed and the previous ``path`` (if any) is intact.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    with deferred_interrupt():
-        try:
-            with open(tmp, "wb") as fh:
-                write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except FileNotFoundError:
-                pass
-            raise
-    return path
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Atomically replace ``path`` with ``data``."""
-    return atomic_write(path, lambda fh: fh.write(data))
-
-
-def jsonable(obj: Any) -> Any:
-    """A copy of ``obj`` that strict JSON accepts: NumPy scalars and arrays become Python
-    values and lists; non-finite floats become None."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return obj
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write ``obj`` as indented, strict JSON (non-finite floats as null)."""
-    text = json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n"
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
-    """Atomically write ``arrays`` as an uncompressed ``.npz`` (no pickled objects)."""
-    for key, value in arrays.items():
-        if not isinstance(value, np.ndarray) or value.dtype.hasobject:
-            raise TypeError(f"{Path(path).name}: {key!r} is not a plain NumPy array")
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:
@@ -166,3 +71,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except Exception as exc:  # noqa: BLE001 - zipfile/zlib/format errors on corrupt bytes
         raise CheckpointError(f"{path}: corrupt or not an .npz archive "
                               f"({type(exc).__name__}: {exc})") from None
+
+
+__all__ = ["MAX_JSON_BYTES", "atomic_save_npz", "atomic_write", "atomic_write_bytes",
+           "atomic_write_json", "deferred_interrupt", "jsonable", "read_json", "read_npz"]

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import (atomic_save_npz, atomic_write_bytes, atomic_write_json,
+                      deferred_interrupt, jsonable)
 from ..errors import CheckpointError
 from ..optim import flatten_state, unflatten_state
 from .checkpoint import METRICS, TRAINER, WEIGHTS, weight_problems
-from .fileio import (atomic_save_npz, atomic_write_bytes, atomic_write_json,
-                     deferred_interrupt, jsonable, read_json, read_npz)
+from .fileio import read_json, read_npz
 from .trainer import Trainer
 
 RESUME = "resume.npz"

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..data.loader import DataLoader
 from ..errors import CheckpointError, TrainingDiverged
+from ..nn.init import find_generators
 from ..nn.module import Module
-from ..nn.sequential import Sequential
-from ..optim import LRScheduler, Optimizer, ReduceLROnPlateau
+from ..optim import Optimizer, Scheduler
 from .evaluate import evaluate_arrays
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -61,23 +61,6 @@ class TrainState:
     best_weights: dict[str, np.ndarray] | None = None
 
 
-def find_generators(objects: dict[str, Any]) -> dict[str, np.random.Generator]:
-    """Every ``np.random.Generator`` held in an attribute of the given objects (and, for
-    Modules, of their submodules), by a stable dotted name such as ``model.3.rng``."""
-    found: dict[str, np.random.Generator] = {}
-    for prefix, obj in objects.items():
-        if obj is None:
-            continue
-        parts = obj.named_modules() if isinstance(obj, Module) else [("", obj)]
-        for name, part in parts:
-            for attr, value in sorted(vars(part).items()):
-                if isinstance(value, np.random.Generator):
-                    key = ".".join(p for p in (prefix, name, attr) if p)
-                    if all(value is not g for g in found.values()):
-                        found[key] = value
-    return found
-
-
 class Trainer:
     """Train ``model`` on uint8 images with integer labels.
 
@@ -89,8 +72,8 @@ class Trainer:
         transform: uint8 batch -> float32 model input (e.g. ``Normalize``).
         epochs, batch_size: the schedule; ``shuffle_rng`` draws each epoch's order.
         augment: optional uint8 (B, 28, 28) -> uint8 batch transform applied before ``transform``.
-        scheduler: an LRScheduler; ``scheduler_interval`` "batch", "epoch" or "plateau"
-            (``step(val_loss)`` per epoch).
+        scheduler: stepped as its ``interval`` says: "batch" (after each optimizer step),
+            "epoch", or "metric" (``step(val_loss)`` per epoch; the train loss without val).
         patience: stop when validation accuracy has not improved for this many epochs (0: never).
             The best weights are those of the highest validation accuracy (the latest on a tie).
         callbacks: ``Callback`` objects; checkpoint: called with the trainer after each epoch.
@@ -100,19 +83,19 @@ class Trainer:
                  train: tuple[np.ndarray, np.ndarray],
                  val: tuple[np.ndarray, np.ndarray] | None, transform: Transform, *,
                  epochs: int, batch_size: int, shuffle_rng: np.random.Generator,
-                 augment: Transform | None = None, scheduler: LRScheduler | None = None,
-                 scheduler_interval: str = "epoch", patience: int = 0,
+                 augment: Transform | None = None, scheduler: Scheduler | None = None,
+                 patience: int = 0,
                  callbacks: Sequence[Callback] = (),
                  checkpoint: Callable[["Trainer"], None] | None = None,
                  train_indices: np.ndarray | None = None) -> None:
-        if scheduler_interval not in ("batch", "epoch", "plateau"):
-            raise ValueError(f"Trainer: scheduler_interval must be 'batch', 'epoch' or "
-                             f"'plateau', got {scheduler_interval!r}")
+        if scheduler is not None and scheduler.interval not in ("batch", "epoch", "metric"):
+            raise ValueError(f"Trainer: the scheduler's interval must be 'batch', 'epoch' or "
+                             f"'metric', got {scheduler.interval!r}")
         self.model, self.optimizer, self.criterion = model, optimizer, criterion
         self.val = val if val is not None and len(val[1]) else None
         self.transform, self.augment = transform, augment
         self.epochs, self.patience = int(epochs), int(patience)
-        self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
+        self.scheduler = scheduler
         self.callbacks = list(callbacks)
         self.checkpoint = checkpoint
         batch_transform = transform if augment is None else (lambda b: transform(augment(b)))
@@ -171,9 +154,9 @@ class Trainer:
                     f"training diverged: the loss became {loss} at epoch {epoch}, batch {i} of "
                     f"{n_batches} (learning rate {self.lr:g}); try a lower --lr")
             self.optimizer.zero_grad()
-            self._backward(self.criterion.backward())
+            self.model.backward_params_only(self.criterion.backward())  # data needs no dL/dx
             self.optimizer.step()
-            if self.scheduler is not None and self.scheduler_interval == "batch":
+            if self.scheduler is not None and self.scheduler.interval == "batch":
                 self.scheduler.step()
             total_loss += loss * len(y)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
@@ -190,21 +173,15 @@ class Trainer:
         record.update(lr=lr, seconds=round(time.perf_counter() - start, 3))
         return record
 
-    def _backward(self, grad: np.ndarray) -> None:
-        """Backpropagate; a Sequential skips dL/dx of its first layer (the data needs none)."""
-        if isinstance(self.model, Sequential):
-            self.model.backward(grad, need_input_grad=False)
-        else:
-            self.model.backward(grad)
-
     def _finish_epoch(self, record: dict[str, Any]) -> None:
         """Update schedule, best weights and early stopping from a completed epoch."""
         st = self.state
         st.epoch = record["epoch"]
         st.history.append(record)
-        if self.scheduler is not None and self.scheduler_interval == "epoch":
+        interval = None if self.scheduler is None else self.scheduler.interval
+        if interval == "epoch":
             self.scheduler.step()
-        elif isinstance(self.scheduler, ReduceLROnPlateau):
+        elif interval == "metric":
             metric = record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
             self.scheduler.step(metric)
         val_acc = record["val_acc"]

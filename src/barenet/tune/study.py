@@ -3,7 +3,7 @@
 The study lives in an RDB storage (sqlite by default, or PostgreSQL) under a fixed name, so
 ``jobs`` worker processes -- or other machines given the same URL -- share it, and running the
 same search again continues it until it has the requested number of finished trials. Each
-trial trains with ``tune.train_trial`` and is scored by its validation accuracy.
+trial trains with ``trial.train_trial`` and is scored by its validation accuracy.
 """
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from . import tune
-from .errors import BarenetError, ConfigError, TrainingDiverged
-from .train.trainer import Callback
-from .tune import SEARCH_SPACE, Progress, blas_threads, worker_threads
+from ..errors import BarenetError, ConfigError, TrainingDiverged
+from ..train.trainer import Callback
+from . import trial as _trial
+from .trial import SEARCH_SPACE, Progress, blas_threads, worker_threads
 
 # Set by Ctrl-C in a worker process: the running trial stops at its next batch (a safe point,
 # so the study's database is never interrupted mid-write) and no new trial starts.
@@ -35,6 +35,7 @@ class _StopAtBatch(Callback):
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
         if _STOP.is_set():
             raise KeyboardInterrupt
+
 
 OPTUNA_HINT = 'Optuna is not installed: pip install "barenet[tune]"'
 
@@ -70,7 +71,7 @@ def _objective(base: dict, params: list[str]) -> Callable[[Any], float]:
             raise KeyboardInterrupt
         cfg = {**base, **suggest(trial, params)}
         try:
-            out = tune.train_trial(cfg, callbacks=[_StopAtBatch()])
+            out = _trial.train_trial(cfg, callbacks=[_StopAtBatch()])
         except TrainingDiverged as exc:
             trial.set_user_attr("error", str(exc))
             raise optuna.TrialPruned(f"diverged: {exc}") from None
@@ -168,7 +169,7 @@ def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLik
     The study lives in ``storage`` (default ``sqlite:///out_dir/study.db``) under
     ``study_name`` (default ``barenet-<out_dir name>``); ``jobs`` processes share it.
     """
-    from .train.config import resolve_config
+    from ..train.config import resolve_config
 
     optuna = import_optuna()
     say = progress or (lambda msg: None)

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from barenet import study, tune
+from barenet import tune
+from barenet.tune import study, trial
 from barenet.errors import ConfigError, TrainingDiverged
 
 
@@ -42,7 +43,7 @@ def test_redact_hides_only_the_password():
 
 
 def test_sweep_picks_the_best_and_records_divergence(monkeypatch, tmp_path):
-    monkeypatch.setattr(tune, "train_trial", _fake_train)
+    monkeypatch.setattr(trial, "train_trial", _fake_train)
     lines: list[str] = []
     res = tune.sweep({"epochs": 1}, "lr", progress=lines.append)
     assert [t["params"]["lr"] for t in res["trials"]] == tune.SWEEP_GRIDS["lr"]
@@ -70,7 +71,7 @@ def test_best_config_is_a_complete_train_config():
 
 def test_search_in_process_continues_and_checks_settings(monkeypatch, tmp_path):
     pytest.importorskip("optuna")
-    monkeypatch.setattr(tune, "train_trial", _fake_train)
+    monkeypatch.setattr(trial, "train_trial", _fake_train)
     base = {"epochs": 1, "seed": 0}
     res = study.search(base, ["lr", "optimizer"], 3, tmp_path)
     assert len(res["trials"]) == 3 and res["mode"] == "optuna"

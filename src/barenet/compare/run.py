@@ -1,20 +1,19 @@
-"""barenet beside PyTorch: the same network, initial weights, batches and optimizer, trained twice.
+"""The side-by-side run: the same network, initial weights, batches and optimizer, trained twice.
 
-``run_comparison(config)`` builds a barenet model, its PyTorch twin (``torch_twin.to_torch``),
-trains both on one shared batch order and returns per-epoch curves, test accuracy and training
-seconds for each; ``plot_comparison`` draws them. torch is imported inside the functions; a
+``run_comparison(config)`` builds a barenet model, its PyTorch twin (``twin.to_torch``), trains
+both on one shared batch order and returns per-epoch curves, test accuracy and training seconds
+for each (``figures.plot_comparison`` draws them). torch is imported inside the functions; a
 missing torch raises ConfigError with the install hint.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ConfigError
-from .torch_twin import import_torch, numpy_threads, to_torch
+from ..errors import ConfigError
+from .twin import import_torch, numpy_threads, to_torch
 
 #: Pause (s) before each library's epoch: after its last operation, the other library's idle
 #: threads keep spinning for 0.1-0.2 s on the cores the next one needs.
@@ -33,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
 def _optimizers(cfg: dict, bn_params: list, torch_params: Any) -> tuple[Any, Any]:
     """The same optimizer with the same hyper-parameters for both libraries, built the way
     ``barenet train`` builds it (momentum is Adam's beta1)."""
-    from .train.api import make_optimizer
+    from ..train.api import make_optimizer
 
     torch = import_torch()
     name = str(cfg["optimizer"]).lower()
@@ -70,12 +69,12 @@ def run_comparison(config: dict | None = None,
     "epochs" (list of {epoch, train_loss, train_acc, test_acc, seconds}), "batch_losses",
     "test_accuracy" and "train_seconds".
     """
-    from . import nn
-    from .data.datasets import load_dataset
-    from .data.loader import DataLoader
-    from .data.transforms import Normalize
-    from .models import build_model, model_input
-    from .train.config import resolve_config
+    from .. import nn
+    from ..data.datasets import load_dataset
+    from ..data.loader import DataLoader
+    from ..data.transforms import Normalize
+    from ..models import build_model, model_input
+    from ..train.config import resolve_config
 
     torch = import_torch()
     given = {k: v for k, v in (config or {}).items() if v is not None}
@@ -98,12 +97,12 @@ def run_comparison(config: dict | None = None,
     n_test = len(test.labels) if not cfg["limit_test"] else min(int(cfg["limit_test"]),
                                                                 len(test.labels))
     norm = Normalize(train.mean, train.std, flatten=model_input(spec) == "flat")
-    rng = np.random.default_rng(int(cfg["seed"]))
+    seed = int(cfg["seed"])  # one generator from it shuffles, another draws the weights
     loader = DataLoader(train.images[:n_train], train.labels[:n_train],
-                        batch_size=int(cfg["batch_size"]), shuffle=True, rng=rng, transform=norm)
+                        batch_size=int(cfg["batch_size"]), shuffle=True, rng=seed, transform=norm)
     test_loader = DataLoader(test.images[:n_test], test.labels[:n_test], batch_size=1000,
                              transform=norm)
-    model = build_model(spec, rng=np.random.default_rng(int(cfg["seed"])))
+    model = build_model(spec, rng=seed)
     tmodel = to_torch(model)
     probe = next(iter(test_loader))[0][:64]
     model.eval()
@@ -118,7 +117,7 @@ def run_comparison(config: dict | None = None,
         logits = model(x)
         loss = criterion(logits, y)
         opt_b.zero_grad()
-        model.backward(criterion.backward(), need_input_grad=False)  # as torch: no dL/dx for data
+        model.backward_params_only(criterion.backward())  # as torch: no dL/dx for data
         opt_b.step()
         return loss, logits
 
@@ -172,7 +171,7 @@ def run_comparison(config: dict | None = None,
 
 def _summary(cfg: dict, rec: dict, start_diff: float, threads: int, torch_version: str,
              n_train: int, n_test: int, model: Any) -> dict:
-    from . import __version__
+    from .. import __version__
 
     bl, tl = np.array(rec["barenet"]["batch_losses"]), np.array(rec["pytorch"]["batch_losses"])
     ep_b, ep_t = rec["barenet"]["epochs"], rec["pytorch"]["epochs"]
@@ -207,46 +206,3 @@ def _summary(cfg: dict, rec: dict, start_diff: float, threads: int, torch_versio
         },
         "notes": notes,
     }
-
-
-def plot_comparison(result: dict, path: str | os.PathLike) -> Any:
-    """comparison.png: per-batch training loss, per-epoch train loss, per-epoch accuracies."""
-    from .plots import new_figure, save_figure
-
-    from matplotlib.ticker import MaxNLocator
-
-    fig = new_figure(18, 4)
-    ax_b, ax_d, ax_l, ax_a = fig.subplots(1, 4)
-    styles = {"barenet": ("tab:blue", "-"), "pytorch": ("tab:orange", "--")}
-    for lib, (color, ls) in styles.items():
-        r = result[lib]
-        losses = np.asarray(r["batch_losses"], dtype=np.float64)
-        if losses.size:
-            k = max(1, losses.size // 200)
-            smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
-            ax_b.plot(np.arange(smooth.size) + k, smooth, color=color, ls=ls, label=lib)
-        ep = [e["epoch"] for e in r["epochs"]]
-        ax_l.plot(ep, [e["train_loss"] for e in r["epochs"]], "o", color=color, ls=ls, label=lib)
-        ax_a.plot(ep, [e["train_acc"] for e in r["epochs"]], "o", color=color, ls=ls,
-                  label=f"{lib} train")
-        ax_a.plot(ep, [e["test_acc"] for e in r["epochs"]], "s", color=color, ls=":",
-                  label=f"{lib} test")
-    diff = np.abs(np.subtract(result["barenet"]["batch_losses"],
-                              result["pytorch"]["batch_losses"], dtype=np.float64))
-    if diff.size:
-        ax_d.semilogy(np.arange(1, diff.size + 1), np.maximum(diff, 1e-9), ".", markersize=2)
-    ax_d.set(title="|barenet - PyTorch| batch loss", xlabel="batch", ylabel="difference")
-    ax_b.set(title="training loss per batch (moving average)", xlabel="batch", ylabel="loss")
-    ax_l.set(title="training loss per epoch", xlabel="epoch", ylabel="loss")
-    ax_a.set(title="accuracy", xlabel="epoch", ylabel="accuracy")
-    for ax in (ax_b, ax_l, ax_a):
-        ax.legend(fontsize=8)
-    for ax in (ax_l, ax_a):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in (ax_b, ax_d, ax_l, ax_a):
-        ax.grid(True, alpha=0.3)
-    cfg = result["config"]
-    tb, tt = result["barenet"]["train_seconds"], result["pytorch"]["train_seconds"]
-    fig.suptitle(f"{cfg['model']} on {cfg['dataset']} ({cfg['train_examples']} training images): "
-                 f"barenet {tb:.1f}s, PyTorch {tt:.1f}s of training", fontsize=10)
-    return save_figure(fig, path)

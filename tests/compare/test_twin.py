@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from barenet import nn
-from barenet.torch_twin import import_torch, numpy_threads, to_torch
+from barenet.compare import import_torch, numpy_threads, to_torch
 from barenet.errors import ConfigError
 
 torch = pytest.importorskip("torch")

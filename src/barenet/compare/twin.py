@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 TORCH_HINT = 'PyTorch is not installed: pip install "barenet[torch]"'
 

@@ -1,11 +1,8 @@
-"""Sliding-window helpers for convolution and pooling: layout, padding, im2col/col2im.
+"""The batch-last layout: im2col/col2im and window slices on (C, H, W, N) arrays.
 
-A window grid over an (H, W) image with kernel (kH, kW), stride (sH, sW) and zero padding
-(pH, pW) has the floor-mode output size ``Ho = (H + 2 pH - kH) // sH + 1`` (likewise ``Wo``),
-as in PyTorch.
-
-Layers see NCHW arrays, but the work happens on the *work view* (C, H, W, N): the batch axis
-innermost. Every window slice ``xw[:, i:i+Ho, j:j+Wo, :]`` of a contiguous work array is then
+The fast twin of ``nn/windows.py`` (same window grid, same results). Layers see NCHW arrays,
+but the fast kernels work on the *work view* (C, H, W, N): the batch axis innermost.
+Every window slice ``xw[:, i:i+Ho, j:j+Wo, :]`` of a contiguous work array is then
 made of long contiguous runs (Wo*N numbers), so NumPy copies and adds it at memory speed
 instead of paying per-row overhead on rows of a dozen pixels. The matrix product
 ``weight (C_out, C*kH*kW) @ cols (C*kH*kW, Ho*Wo*N)`` lands directly in the work layout of the
@@ -15,34 +12,14 @@ order, so the layout flows through ReLU and pooling for free. Any other strides 
 correct results, only slower.
 
 Everything here is vectorised: the only Python loops run over the kH*kW kernel offsets, each of
-which moves one whole strided slice at once.
+which moves one whole strided slice at once. Measured on the 2-core test machine, a default
+CNN training epoch took about 2x as long with the NCHW textbook path (``kernels.textbook()``).
 """
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
-IntPair = Union[int, tuple[int, int]]
-
-
-def pair(value: IntPair, name: str, minimum: int = 1) -> tuple[int, int]:
-    """``value`` as an (h, w) pair of ints >= ``minimum``; ``name`` appears in the error."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        out = (int(value), int(value))
-    elif (isinstance(value, (tuple, list)) and len(value) == 2
-          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
-        out = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}")
-    if min(out) < minimum:
-        raise ValueError(f"{name}: expected values >= {minimum}, got {value!r}")
-    return out
-
-
-def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Floor-mode output length of one spatial axis: (size + 2 padding - kernel) // stride + 1."""
-    return (size + 2 * padding - kernel) // stride + 1
+from ..windows import output_size
 
 
 def to_work(x: np.ndarray) -> np.ndarray:
@@ -66,6 +43,17 @@ def pad_work(xw: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np
     c, h, w, n = xw.shape
     out = np.full((c, h + 2 * ph, w + 2 * pw, n), value, dtype=xw.dtype)
     out[:, ph:ph + h, pw:pw + w] = xw
+    return out
+
+
+def match_layout(grad: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``grad`` (same shape as ``like``) in ``like``'s memory order: a batch-last conv output
+    flattened by ``Flatten`` gets its gradient back batch-last, so the layers before it stay
+    on the fast layout. Returns ``grad`` itself when ``like`` is C-contiguous."""
+    if like.flags.c_contiguous:
+        return grad
+    out = np.empty_like(like, dtype=grad.dtype)  # same strides order as ``like``
+    out[...] = grad
     return out
 
 

@@ -1,0 +1,85 @@
+"""Shapes through a described architecture, found without building or computing anything.
+
+``infer_input_shape`` reads the input a model takes from its first layers that care;
+``output_shape`` follows one sample's shape (without the batch) layer by layer, refusing a layer
+that does not fit its input or would make more than ``MAX_ACTIVATION`` values per sample (a
+description is untrusted: a chain of padded convolutions could otherwise ask for terabytes).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .architecture import ArchitectureError, leaves, position
+
+MAX_ACTIVATION = 1 << 22     # values one sample may produce at any layer (4M)
+
+
+def infer_input_shape(desc: dict[str, Any], image_size: tuple[int, int]) -> tuple[int, ...] | None:
+    """The per-sample input a validated description takes, read from its first layers that
+    care: Linear -> (in_features,), Conv2d -> (in_channels, H, W), BatchNorm1d -> (C,),
+    BatchNorm2d -> (C, H, W), Flatten or pooling -> (1, H, W). None if no layer says."""
+    for _, d in leaves(desc):
+        t, a = d["type"], d["args"]
+        if t == "Linear":
+            return (a["in_features"],)
+        if t == "BatchNorm1d":
+            return (a["num_features"],)
+        if t in ("Conv2d", "BatchNorm2d"):
+            return (a.get("in_channels", a.get("num_features")), *image_size)
+        if t in ("Flatten", "MaxPool2d", "AvgPool2d"):
+            return (1, *image_size)
+    return None
+
+
+def output_shape(desc: dict[str, Any], input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-sample output shape of a validated description for ``input_shape`` (without
+    the batch), found without computing anything; ArchitectureError at the first layer that
+    does not fit, or that would make more than ``MAX_ACTIVATION`` values per sample."""
+    shape = tuple(input_shape)
+    for path, d in leaves(desc):
+        t, a = d["type"], d["args"]
+        got = "(N, " + ", ".join(map(str, shape)) + ")"
+        want = None
+        if t == "Linear":
+            want = None if shape == (a["in_features"],) else f"(N, {a['in_features']})"
+            shape = (a["out_features"],)
+        elif t.startswith("BatchNorm"):
+            c = a["num_features"]
+            ok = shape[:1] == (c,) and len(shape) in ((1, 2) if t == "BatchNorm1d" else (3,))
+            want = None if ok else (f"(N, {c}) or (N, {c}, L)" if t == "BatchNorm1d"
+                                    else f"(N, {c}, H, W)")
+        elif t in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+            c = a.get("in_channels")
+            ok = len(shape) == 3 and c in (None, shape[0])
+            want = None if ok else f"(N, {c or 'C'}, H, W)"
+            if ok:
+                hw = [(size + 2 * p - k) // s + 1 for size, k, s, p in
+                      zip(shape[1:], a["kernel_size"], a["stride"], a["padding"])]
+                if min(hw) < 1:
+                    want = f"(N, {c or 'C'}, H, W) with H, W >= {a['kernel_size']}"
+                shape = (a.get("out_channels", shape[0]), *hw)
+        elif t in ("Flatten", "Softmax"):
+            nd = len(shape) + 1
+            dims = [a["dim"]] if t == "Softmax" else [a["start_dim"], a["end_dim"]]
+            given = dims
+            dims = [x + nd if x < 0 else x for x in dims]
+            if not all(0 <= x < nd for x in dims) or dims[0] > dims[-1]:
+                want = f"dimensions {' to '.join(map(str, given))}"
+            elif t == "Flatten" and dims[0] == 0:
+                want = "start_dim >= 1 (the batch dimension stays first)"
+            elif t == "Flatten":
+                full = (1, *shape)
+                merged = math.prod(full[dims[0]:dims[1] + 1])
+                shape = (full[:dims[0]] + (merged,) + full[dims[1] + 1:])[1:]
+        if want is not None:
+            raise ArchitectureError(f"architecture: {position(path)} ({t}) expects input {want}, "
+                                    f"gets {got}")
+        if math.prod(shape) > MAX_ACTIVATION:
+            raise ArchitectureError(f"architecture: {position(path)} ({t}) would output "
+                                    f"{math.prod(shape):,} values per sample, more than the "
+                                    f"limit of {MAX_ACTIVATION:,}")
+    return shape
+
+
+__all__ = ["MAX_ACTIVATION", "infer_input_shape", "output_shape"]
