@@ -1,5 +1,5 @@
 """The whole MNIST workflow through the Python API (no CLI): data, model, training loop,
-evaluation, confusion matrix, saving and loading the weights.
+evaluation, confusion matrix, saving it as a run directory and loading it back.
 
     python examples/mnist_from_python.py                    # 3 epochs, about 97.5 %, < 1 minute
     python examples/mnist_from_python.py --optimizer adam   # Adam instead of SGD + momentum
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from barenet import nn, optim
+from barenet import load_run, nn, optim, save_run
 from barenet.data import DataLoader, Normalize, load_dataset, random_split
 from barenet.train.metrics import accuracy, confusion_matrix
 
@@ -165,14 +165,15 @@ def main(argv: list[str] | None = None) -> float:
     print("per-digit recall: " + " ".join(f"{d}:{r:.3f}" for d, r in enumerate(recall)))
     print(f"most frequent mistake: {t} read as {p} ({off[t, p]} times)")
 
-    # 5. Save the weights (plain arrays, no pickle) and load them into a fresh model.
-    weights = out / "mnist_mlp.npz"
-    np.savez(weights, **model.state_dict())
-    restored = build_model(args.hidden, np.random.default_rng(12345))
-    with np.load(weights, allow_pickle=False) as f:
-        restored.load_state_dict({k: f[k] for k in f.files})
-    same = np.array_equal(predict_logits(restored, test_loader)[0], logits)
-    print(f"weights saved to {weights} and reloaded: identical predictions: {same}")
+    # 5. Save the model as a run directory (its architecture as JSON, the weights as plain
+    #    arrays, no pickle), load it back, and predict: `barenet evaluate/predict/serve` read
+    #    the same directory.
+    run_dir = save_run(out / "mnist_mlp", model, dataset="mnist", overwrite=True,
+                       extra={"test_accuracy": acc})
+    run = load_run(run_dir)                    # the model rebuilt from config.json alone
+    same = np.array_equal(run.logits(test_images), logits)
+    print(f"saved to {run_dir} and reloaded: identical predictions: {same}; the first test "
+          f"digit reads as {run.classes[run.predict(test_images[:1])[0]]}")
 
     path = out / "mnist_from_python.png"
     plot(history, cm, acc, path)

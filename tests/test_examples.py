@@ -43,7 +43,8 @@ CASES = {
     "multiclass_classification": (_accuracy_at_least(0.85), ["multiclass_classification.png"]),
     "regression": (_regression, ["regression.png"]),
     "custom_layer": (_custom_layer, ["custom_layer.png"]),
-    "mnist_from_python": (_accuracy_at_least(0.88), ["mnist_from_python.png", "mnist_mlp.npz"]),
+    "mnist_from_python": (_accuracy_at_least(0.88), ["mnist_from_python.png", "mnist_mlp/config.json",
+                                                      "mnist_mlp/weights.npz"]),
 }
 
 
