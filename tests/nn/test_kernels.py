@@ -16,6 +16,7 @@ from contextlib import nullcontext
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from barenet import nn
 from barenet.nn import kernels
@@ -190,3 +191,31 @@ def test_a_planted_kernel_bug_is_caught(monkeypatch, which, old, new, make, shap
         monkeypatch.setattr(conv2d, "col2im", bad.col2im)
     with pytest.raises(AssertionError):
         assert_kernel_matches_textbook(make().astype(np.float64), x)
+
+
+# -- random shapes: hypothesis draws sizes, strides and padding ---------------------------------
+
+@st.composite
+def window_cases(draw):
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    h = draw(st.integers(max(1, k[0] - 2 * p[0]), 9))
+    w = draw(st.integers(max(1, k[1] - 2 * p[1]), 9))
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    layout = draw(st.sampled_from(["C", "F", "batch-last", "strided"]))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return n, c, h, w, k, s, p, layout, dtype
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=window_cases(), c_out=st.integers(1, 4), bias=st.booleans(),
+       kind=st.sampled_from(["conv", "max", "avg"]))
+def test_kernels_equal_textbook_on_random_shapes(case, c_out, bias, kind):
+    n, c, h, w, k, s, p, layout, dtype = case
+    x = np.random.default_rng(0).standard_normal((n, c, h, w)).astype(dtype)
+    if kind == "conv":
+        layer = nn.Conv2d(c, c_out, k, stride=s, padding=p, bias=bias, rng=0).astype(dtype)
+    else:
+        layer = (nn.MaxPool2d if kind == "max" else nn.AvgPool2d)(k, stride=s, padding=p)
+    assert_kernel_matches_textbook(layer, layouts(x)[layout])
