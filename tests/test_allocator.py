@@ -33,9 +33,13 @@ def test_does_nothing_off_linux(monkeypatch):
     assert allocator.keep_freed_memory() is False
 
 
-def test_the_command_applies_it(monkeypatch):
+@pytest.mark.parametrize("command, applied", [("models", False), ("train", True)])
+def test_the_command_applies_it_only_to_commands_that_train(monkeypatch, command, applied):
     from barenet.cli import main as cli
     calls = []
     monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1) or True)
-    assert cli.main(["models"]) == 0
-    assert calls == [1]
+    if command == "train":  # parse the real command line, but train nothing
+        import barenet.cli.train as train_cli
+        monkeypatch.setattr(train_cli, "run", lambda args: 0)
+    assert cli.main([command]) == 0
+    assert calls == ([1] if applied else [])

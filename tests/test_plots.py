@@ -117,3 +117,146 @@ def test_plot_run_reads_metrics_csv_and_skips_what_is_missing(tmp_path):
     written = plots.plot_run(tmp_path, None, None, None)
     assert [p.name for p in written] == [plots.RUN_PLOTS["curves"]]
     assert_png(written[0])
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Every Figure the plotting functions save, kept after it was drawn into its PNG."""
+    from barenet.compare import figures as compare_figures
+    from barenet.tune import figures as tune_figures
+
+    figs: list = []
+    real = plots.save_figure
+
+    def keep(fig, path):
+        out = real(fig, path)
+        figs.append(fig)
+        return out
+
+    for module in (plots, compare_figures, tune_figures):
+        monkeypatch.setattr(module, "save_figure", keep)
+    return figs
+
+
+def visible_ticks(axis) -> list[float]:
+    low, high = sorted(axis.get_view_interval())
+    return [t for t in axis.get_majorticklocs() if low - 1e-9 <= t <= high + 1e-9]
+
+
+def assert_integer_ticks(axis) -> None:
+    ticks = visible_ticks(axis)
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def words(ax) -> str:
+    """Everything written on ``ax``: its titles, labels and texts."""
+    parts = [ax.get_title(loc) for loc in ("left", "center", "right")]
+    parts += [ax.get_xlabel(), ax.get_ylabel()] + [t.get_text() for t in ax.texts]
+    return " ".join(parts)
+
+
+def legend_texts(ax) -> list[str]:
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_curves_have_whole_epoch_ticks(tmp_path, drawn, n):
+    plots.plot_history(_history(n), tmp_path / "c.png")
+    for ax in drawn[0].axes:
+        assert_integer_ticks(ax.xaxis)
+
+
+def test_curves_mark_the_best_epoch(tmp_path, drawn):
+    history = _history(5)
+    for h, acc in zip(history, (0.90, 0.95, 0.97, 0.96, 0.97)):
+        h["val_acc"] = acc                        # the latest of the ties is kept, as training does
+    plots.plot_history(history, tmp_path / "c.png", test_accuracy=0.9)
+    ax_loss, ax_acc = drawn[0].axes
+    assert "best epoch 5 (weights kept)" in legend_texts(ax_acc)
+    assert "best epoch 5 (weights kept)" in legend_texts(ax_loss)
+    plots.plot_history(history, tmp_path / "c.png", best_epoch=3)   # as the run recorded it
+    assert "best epoch 3 (weights kept)" in legend_texts(drawn[1].axes[1])
+
+
+def test_plot_run_marks_the_runs_best_epoch(tmp_path, drawn):
+    run = SimpleNamespace(model=None, classes=CLASSES, dataset="mnist", config={"best_epoch": 2})
+    plots.plot_run(tmp_path, _history(4), None, run)
+    assert "best epoch 2 (weights kept)" in legend_texts(drawn[0].axes[1])
+
+
+def _cm_with_accuracies(acc: list[float], n: int = 1000) -> np.ndarray:
+    cm = np.zeros((len(acc), len(acc)), dtype=np.int64)
+    for i, a in enumerate(acc):
+        cm[i, i] = round(a * n)
+        cm[i, (i + 1) % len(acc)] = n - cm[i, i]
+    return cm
+
+
+def test_per_class_axis_zooms_onto_close_accuracies_and_says_so(tmp_path, drawn):
+    acc = [0.978, 0.992, 0.985, 0.981, 0.990, 0.983, 0.987, 0.979, 0.986, 0.988]
+    path = plots.plot_per_class(_cm_with_accuracies(acc), CLASSES, tmp_path / "pc.png")
+    assert_png(path)
+    ax = drawn[0].axes[0]
+    low, high = ax.get_ylim()
+    assert 0.9 <= low < 0.978 and 0.992 < high <= 1.0 + 1e-9
+    # the range of the bars fills a good part of the axis: 97.8% and 99.2% look different
+    assert (0.992 - 0.978) / (high - low) > 0.25
+    assert f"zoomed: starts at {low:.1%}" in words(ax)      # the note tells the truth
+
+
+def test_per_class_axis_starts_at_zero_when_accuracies_are_far_apart(tmp_path, drawn):
+    acc = [0.30, 0.99, 0.80, 0.95, 0.90, 0.70, 0.97, 0.85, 0.60, 0.92]
+    plots.plot_per_class(_cm_with_accuracies(acc), CLASSES, tmp_path / "pc.png")
+    ax = drawn[0].axes[0]
+    assert ax.get_ylim()[0] == 0
+    assert "zoomed" not in words(ax)
+
+
+def test_confusion_matrix_mistakes_are_visible(tmp_path, drawn):
+    cm = _cm_with_accuracies([0.991] * 10)            # 991 right, 9 wrong per class
+    cm[3, 5], cm[3, 4] = 2, cm[3, 4] - 2
+    png = assert_png(plots.plot_confusion(cm, CLASSES, tmp_path / "cm.png")) / 255
+    ax = drawn[0].axes[0]
+
+    def lightness(i, j):
+        """The PNG's grey level in cell (i, j), off the count written in its centre."""
+        x, y = ax.transData.transform((j - 0.35, i - 0.35))
+        return float(png[int(round(png.shape[0] - y)), int(round(x))])
+
+    assert lightness(0, 1) < 0.6                      # 9 mistakes: a strong colour
+    assert lightness(3, 5) < lightness(0, 2) - 0.1    # 2 mistakes: lighter, but not white
+    assert lightness(0, 2) > 0.9                      # no mistakes: (nearly) white
+
+
+def _comparison(epochs: int = 1) -> dict:
+    def lib(loss: float) -> dict:
+        return {"batch_losses": [2.0, 1.0, 0.5] * 10, "train_seconds": 1.0,
+                "epochs": [{"epoch": e + 1, "train_loss": loss / (e + 1), "train_acc": 0.93,
+                            "test_acc": 0.96} for e in range(epochs)]}
+    return {"barenet": lib(0.21644792934), "pytorch": lib(0.21644791267),
+            "config": {"model": "mlp", "dataset": "mnist", "train_examples": 60000}}
+
+
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_comparison_loss_axis_is_plain_and_epochs_whole(tmp_path, drawn, epochs):
+    from barenet.compare.figures import plot_comparison
+
+    assert_png(plot_comparison(_comparison(epochs), tmp_path / "cmp.png"))
+    _, _, ax_loss, ax_acc = drawn[0].axes
+    for ax in (ax_loss, ax_acc):
+        assert ax.yaxis.get_major_formatter().get_offset() == ""
+        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        assert labels and not any("e" in t.lower() for t in labels), labels
+        assert_integer_ticks(ax.xaxis)
+
+
+def test_tune_history_of_one_trial_has_whole_trial_numbers(tmp_path, drawn):
+    from barenet.tune.figures import plot_results
+
+    results = {"mode": "optuna", "params": ["lr"],
+               "trials": [{"number": 0, "value": 0.9, "params": {"lr": 0.01}}]}
+    plot_results(results, tmp_path)
+    history = drawn[-1].axes[0]
+    assert history.get_title() == "optimisation history"
+    assert_integer_ticks(history.xaxis)

@@ -6,9 +6,10 @@ or trims the top of its heap once more than 128 KB there is free, so each step h
 back to the system and then page-faults it in again. Raising both thresholds keeps it: on this
 project's 2-core test machine, a `barenet train --model cnn` epoch ran 10-12% faster, and the
 MLP (small arrays) was unchanged. The price is some fragmentation: that CNN run's peak resident
-memory went from 403 to 457 MB (the MLP's stayed at 178 MB). The ``barenet`` command applies it
-at start-up; a Python program can call ``keep_freed_memory()`` itself. Elsewhere than on glibc
-it does nothing.
+memory went from 403 to 457 MB (the MLP's stayed at 178 MB). The commands that train
+(``barenet train``, ``tune``, ``compare``) apply it at start-up; ``serve`` does not (a server
+should give memory back between requests); a Python program can call ``keep_freed_memory()``
+itself. Elsewhere than on glibc it does nothing.
 """
 from __future__ import annotations
 

@@ -4,7 +4,16 @@ Every write goes to a hidden temporary file in the destination's directory, is f
 then renamed over the destination with ``os.replace`` (atomic on POSIX and Windows), so a crash
 or Ctrl-C leaves either the old file or the new one, never half of one. Ctrl-C during a write is
 held back until the file is in place. Run directories, results, figures: all go through
-``atomic_write``.
+``atomic_write``. A failed write raises an OSError whose ``filename`` is the file it was writing.
+
+Temporary files are named ``.<name>.<pid>-<12 hex>.tmp`` (older barenet: ``.<name>.<12 hex>.tmp``).
+A write killed outright (SIGKILL, power loss) leaves one behind; ``remove_stale_temp_files``,
+called whenever a run directory is written, removes those last modified more than
+``STALE_SECONDS`` (an hour) ago. Age is the rule, not the writer's pid: a pid says nothing
+on another machine sharing the directory, and pids are reused. A live write touches its file
+continuously and takes seconds, so an hour-old temporary file has no writer; if one did (a
+process stopped for an hour mid-write), its rename fails and names the file, and the previous
+file is intact.
 """
 from __future__ import annotations
 
@@ -12,8 +21,11 @@ import io
 import json
 import math
 import os
+import re
 import signal
+import stat
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +66,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     On any failure the temporary file is removed and the previous ``path`` (if any) is intact.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
     with deferred_interrupt():
         try:
             with open(tmp, "wb") as fh:
@@ -62,13 +74,51 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             try:
                 tmp.unlink()
-            except FileNotFoundError:
+            except OSError:
                 pass
+            if isinstance(exc, OSError) and exc.filename != str(path):
+                raise _naming(exc, path) from None
             raise
     return path
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` as the same kind of OSError, its ``filename`` the file being written."""
+    if exc.errno is None:
+        return OSError(f"{path}: {exc}")
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
+#: Seconds after which a temporary file of ``atomic_write`` has no writer left.
+STALE_SECONDS = 3600
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?:\d+-)?[0-9a-f]{12}\.tmp")
+
+
+def remove_stale_temp_files(directory: str | os.PathLike,
+                            older_than: float = STALE_SECONDS) -> list[Path]:
+    """Remove the temporary files that killed writes left in ``directory``: regular files
+    named as ``atomic_write`` names them, last modified more than ``older_than`` seconds ago.
+    Returns the paths removed; a file that cannot be removed is left, silently."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_NAME.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > older_than:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -110,5 +160,5 @@ def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> P
     return atomic_write_bytes(path, buf.getvalue())
 
 
-__all__ = ["atomic_save_npz", "atomic_write", "atomic_write_bytes", "atomic_write_json",
-           "deferred_interrupt", "jsonable"]
+__all__ = ["STALE_SECONDS", "atomic_save_npz", "atomic_write", "atomic_write_bytes",
+           "atomic_write_json", "deferred_interrupt", "jsonable", "remove_stale_temp_files"]

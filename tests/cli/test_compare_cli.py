@@ -67,3 +67,17 @@ def test_bad_model_is_one_line(tmp_path, capsys):
     assert main(["compare", "--model", "resnet", "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown model 'resnet'" in err[0]
+
+
+def test_an_existing_output_is_refused_before_training_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "index.md").write_text("mine")
+    argv = ["compare", "--epochs", "1", "--limit-train", "64", "--batch-size", "32",
+            "--limit-test", "50", "--out", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out}: " in err[0] and "--overwrite" in err[0]
+    assert [p.name for p in out.iterdir()] == ["index.md"]
+    assert main([*argv, "--overwrite"]) == 0
+    assert (out / "comparison.json").exists() and (out / "index.md").read_text() == "mine"

@@ -55,3 +55,27 @@ def test_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["data", "info", "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+def test_info_help_does_not_promise_a_download_it_will_not_do(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "info", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "downloading if needed" not in out
+    assert "--download to fetch missing files" in out
+
+
+def test_info_without_download_names_the_flag(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BARENET_DATA", str(tmp_path))
+    assert main(["data", "info"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "downloading is off" in err[0], err
+    assert err[0].endswith("; add --download to fetch it from the official mirrors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_help_names_the_deadline(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "download", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "BARENET_DOWNLOAD_DEADLINE" in out and "10 minutes" in out

@@ -6,9 +6,12 @@ import shutil
 import numpy as np
 import pytest
 
+from barenet import nn, save_run
 from barenet.cli.main import main
 from barenet.train import train_model
+from barenet.train.api import TrainingInterrupted
 from barenet.train.checkpoint import FORMAT_VERSION
+from barenet.train.trainer import Callback
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +124,78 @@ def test_unreadable_run_dir(run_copy, capsys):
     finally:
         (run_copy / "config.json").chmod(0o644)
     assert "config.json: cannot read" in line
+
+
+def test_validation_split_is_the_runs_own(trained, capsys):
+    """--split val draws the run's validation images again from its seed and val_split: the
+    kept (best) weights score exactly the best validation accuracy training reported."""
+    run, result = trained
+    assert main(["evaluate", str(run), "--split", "val", "--json", "--no-plots"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["split"] == "val" and out["n"] == 60           # 10% of --limit-train 600
+    assert out["accuracy"] == result.best_val_acc
+    best = result.history[result.best_epoch - 1]
+    assert out["loss"] == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+def test_validation_split_in_tables_and_any_case(trained, capsys):
+    assert main(["evaluate", str(trained[0]), "--split", "VAL", "--dataset", "MNIST",
+                 "--no-plots"]) == 0
+    assert "mnist validation split (the run's own: seed 0, val_split 0.1), 60 images" in \
+        capsys.readouterr().out
+
+
+def test_validation_split_of_a_run_without_one(tmp_path, capsys):
+    out = tmp_path / "mine"
+    save_run(out, nn.Sequential(nn.Linear(784, 10, rng=0)), dataset="mnist")
+    line = one_error_line(capsys, main(["evaluate", str(out), "--split", "val"]))
+    assert f"{out}: no validation split to draw again" in line
+
+
+def test_validation_split_of_another_dataset(trained, capsys):
+    line = one_error_line(capsys, main(["evaluate", str(trained[0]), "--split", "val",
+                                        "--dataset", "fashion-mnist"]))
+    assert "--split val is the validation split of mnist" in line and str(trained[0]) in line
+
+
+def test_unknown_split_is_refused(trained, capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(trained[0]), "--split", "holdout"])
+    assert "invalid choice: 'holdout'" in capsys.readouterr().err
+
+
+class _StopAtFirstBatch(Callback):
+    def on_batch_end(self, epoch, batch, loss):
+        raise KeyboardInterrupt
+
+
+def test_untrained_run_warns_in_one_line(tmp_path, capsys):
+    out = tmp_path / "run0"
+    with pytest.raises(TrainingInterrupted):
+        train_model({"limit_train": 200, "limit_test": 50, "epochs": 1, "hidden": 8}, out,
+                    callbacks=[_StopAtFirstBatch()], plots=False)
+    assert main(["evaluate", str(out), "--limit", "50", "--no-plots"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"barenet: warning: {out}: untrained (0 epochs completed), these are the "
+                   f"random initial weights; continue with barenet train --resume {out}"]
+
+
+def test_trained_run_does_not_warn(trained, capsys):
+    assert main(["evaluate", str(trained[0]), "--limit", "50", "--no-plots"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_names_in_any_case(tmp_path, capsys):
+    """--model, --optimizer, --scheduler and --dataset take any case."""
+    out = tmp_path / "cnn"
+    assert main(["train", "--model", "CNN", "--optimizer", "Adam", "--scheduler", "OneCycle",
+                 "--dataset", "MNIST", "--epochs", "1", "--limit-train", "300",
+                 "--limit-test", "50", "--quiet", "--no-plots", "--out", str(out)]) == 0
+    capsys.readouterr()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["name"] == "cnn" and cfg["dataset"] == "mnist"
+    assert cfg["hyperparameters"]["optimizer"] == "adam"
+    assert cfg["hyperparameters"]["scheduler"] == "onecycle"
+    assert main(["evaluate", str(out), "--dataset", "Mnist", "--limit", "50", "--json",
+                 "--no-plots"]) == 0
+    assert json.loads(capsys.readouterr().out)["dataset"] == "mnist"

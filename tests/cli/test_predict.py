@@ -163,3 +163,33 @@ def test_missing_run_is_one_line(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "nope"), "x.png"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+
+
+@pytest.mark.parametrize("order", [
+    ["RUN", "--top-k", "3", "IMG", "IMG2"],
+    ["RUN", "IMG", "--top-k", "3", "IMG2"],
+    ["--top-k", "3", "RUN", "IMG", "IMG2"],
+    ["RUN", "IMG", "IMG2", "--top-k", "3"]])
+def test_options_may_come_anywhere(run_dir, test_set, tmp_path, capsys, order):
+    rng = np.random.default_rng(2)
+    img = render(test_set.images[0], tmp_path / "a.png", rng, "PNG")
+    img2 = render(test_set.images[1], tmp_path / "b.png", rng, "PNG")
+    names = {"RUN": str(run_dir), "IMG": str(img), "IMG2": str(img2)}
+    assert main(["predict", *[names.get(a, a) for a in order], "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in results] == [str(img), str(img2)]
+    assert all(len(r["top_k"]) == 3 for r in results)
+
+
+def test_index_after_an_image(run_dir, test_set, tmp_path, capsys):
+    img = render(test_set.images[0], tmp_path / "a.png", np.random.default_rng(2), "PNG")
+    assert main(["predict", str(run_dir), str(img), "--index", "3", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in results] == [str(img), None] and results[1]["index"] == 3
+
+
+def test_no_arguments_asks_for_the_run_only(capsys):
+    """IMAGE is optional (--index N is the other way), so the usage error names RUN alone."""
+    with pytest.raises(SystemExit):
+        main(["predict"])
+    assert "the following arguments are required: RUN\n" in capsys.readouterr().err

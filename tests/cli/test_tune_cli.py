@@ -42,12 +42,15 @@ def test_sweep_in_two_processes_then_train_with_best(tmp_path, capsys):
     assert res["best"]["value"] == max(t["value"] for t in res["trials"])
     assert_png(out / "accuracy_vs_lr.png")
     best = json.loads((out / "best.json").read_text())
-    assert best["lr"] == res["best"]["params"]["lr"] and best["epochs"] == 1
+    assert best["lr"] == res["best"]["params"]["lr"]
+    assert "epochs" not in best and best["searched_with"] == {"epochs": 1, "limit_train": 300}
+    assert "--epochs" in best["note"]
     run = tmp_path / "run"
     assert main(["train", "--config", str(out / "best.json"), "--limit-train", "300",
-                 "--no-plots", "--quiet", "--out", str(run)]) == 0
+                 "--batch-size", "100", "--no-plots", "--quiet", "--out", str(run)]) == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["hyperparameters"]["lr"] == best["lr"]
+    assert cfg["hyperparameters"]["epochs"] == 15   # the model's default, not the search's 1
 
 
 def _study_trials(out: Path) -> list:
@@ -132,3 +135,54 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, argv, match):
     assert main(["tune", *argv, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0]
+
+
+def _fake_trial(config: dict, callbacks=()) -> dict:
+    acc = 0.5 + config.get("lr", 0.05)
+    return {"value": acc, "val_acc": acc, "test_accuracy": acc, "train_loss": 0.1,
+            "seconds": 0.01, "history": []}
+
+
+def test_a_second_tune_into_the_same_directory_is_refused_unless_overwrite(tmp_path, capsys,
+                                                                            monkeypatch):
+    from barenet.tune import trial
+
+    monkeypatch.setattr(trial, "train_trial", _fake_trial)
+    out = tmp_path / "t"
+    assert main(["tune", "--values", "0.1", "0.2", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["tune", "--values", "0.3", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out}: " in err[0] and "--overwrite" in err[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert main(["tune", "--values", "0.3", "--out", str(out), "--overwrite"]) == 0
+    assert json.loads((out / "results.json").read_text())["best"]["params"] == {"lr": 0.3}
+
+
+def test_tune_into_a_folder_of_other_files_is_refused(tmp_path, capsys, monkeypatch):
+    from barenet.tune import trial
+
+    monkeypatch.setattr(trial, "train_trial", _fake_trial)
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["tune", "--values", "0.1", "--out", str(tmp_path)]) == 1
+    assert "not empty" in capsys.readouterr().err
+    assert main(["tune", "--values", "0.1", "--out", str(tmp_path), "--overwrite"]) == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_search_continues_its_own_study_without_overwrite(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("optuna")
+    from barenet.tune import trial
+
+    monkeypatch.setattr(trial, "train_trial", _fake_trial)
+    out = tmp_path / "s"
+    argv = ["tune", "--param", "lr", "--out", str(out), "--trials"]
+    assert main([*argv, "2"]) == 0
+    assert main([*argv, "3"]) == 0          # the same study, extended
+    assert len(json.loads((out / "results.json").read_text())["trials"]) == 3
+    capsys.readouterr()
+    assert main(["tune", "--values", "0.1", "--out", str(out)]) == 1   # a sweep is not
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "1", "--overwrite"]) == 0      # a new study from scratch
+    assert len(json.loads((out / "results.json").read_text())["trials"]) == 1

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import socket
+import threading
+import time
 
 import pytest
 
-from barenet.data.download import download_file, mirror_bases, mirror_urls
+from barenet.data.download import (DEADLINE_ENV, DEFAULT_DEADLINE, download_deadline,
+                                   download_file, mirror_bases, mirror_urls)
 from barenet.errors import DataError
 
 PAYLOAD = b"\x1f\x8b" + bytes(range(256)) * 40
@@ -109,3 +113,120 @@ def test_mirror_bases_override_order(monkeypatch):
     with pytest.raises(DataError, match="no mirror URLs"):
         mirror_bases(["http://a/"], " , ")
     assert mirror_urls(["http://b/", "http://c"], "x.gz") == ["http://b/x.gz", "http://c/x.gz"]
+
+
+class _TrickyHandler(http.server.BaseHTTPRequestHandler):
+    """``/drip/<n>/<delay>``: promises 1000 bytes, sends one every ``delay`` s (at most ``n``);
+    ``/to/<url>``: a 302 redirect to ``url``; ``/good``: the payload."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        parts = self.path.split("/", 2)
+        if parts[1] == "drip":
+            n, delay = self.path.split("/")[2:4]
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(int(n)):              # bounded: the server never hangs a test
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(float(delay))
+            except OSError:                          # the client gave up: what we want
+                pass
+            self.close_connection = True
+        elif parts[1] == "to":
+            self.send_response(302)
+            self.send_header("Location", parts[2])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif parts[1] == "good":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+        else:
+            self.send_error(404)
+
+    def log_message(self, format: str, *args) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def tricky():
+    """Base URL of a threaded server on 127.0.0.1 with slow and redirecting routes."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TrickyHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_overall_deadline_stops_a_trickling_mirror(out, tricky):
+    """One byte every 0.1 s never trips the 5 s socket timeout; the deadline ends it."""
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"deadline of 1(\.0)? s") as err:
+        download_file([f"{tricky}/drip/100/0.1"], out / "f.gz", MD5, timeout=5, deadline=1.0,
+                      min_speed=0)
+    assert time.monotonic() - start < 4
+    assert "\n" not in str(err.value) and list(out.iterdir()) == []
+
+
+def test_minimum_speed_drops_a_slow_mirror_and_tries_the_next(out, tricky):
+    start = time.monotonic()
+    dest = download_file([f"{tricky}/drip/100/0.1", f"{tricky}/good"], out / "f.gz", MD5,
+                         timeout=5, min_speed=1000, speed_time=0.5)
+    assert time.monotonic() - start < 4
+    assert dest.read_bytes() == PAYLOAD and leftovers(out) == []
+
+
+def test_too_slow_is_named(out, tricky):
+    with pytest.raises(DataError, match=r"too slow: .* under 1000 bytes/s over 0.5 s"):
+        download_file([f"{tricky}/drip/100/0.1"], out / "f.gz", MD5, timeout=5,
+                      min_speed=1000, speed_time=0.5)
+
+
+def test_deadline_and_speed_defaults_and_env(monkeypatch):
+    monkeypatch.delenv(DEADLINE_ENV, raising=False)
+    assert download_deadline() == DEFAULT_DEADLINE == 600
+    monkeypatch.setenv(DEADLINE_ENV, "90")
+    assert download_deadline() == 90
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        monkeypatch.setenv(DEADLINE_ENV, bad)
+        with pytest.raises(DataError, match=f"{DEADLINE_ENV}: expected a number of seconds > 0"):
+            download_deadline()
+
+
+def test_env_deadline_applies(out, tricky, monkeypatch):
+    monkeypatch.setenv(DEADLINE_ENV, "0.6")
+    with pytest.raises(DataError, match=r"deadline of 0.6 s"):
+        download_file([f"{tricky}/drip/100/0.1"], out / "f.gz", MD5, timeout=5, min_speed=0)
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1:{port}/f.gz", "file:///etc/passwd",
+                                    "gopher://127.0.0.1:{port}/f.gz"])
+def test_redirect_to_another_scheme_is_refused(out, tricky, target):
+    """Every hop's scheme is checked, not only the first URL's; nothing connects to it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.2)
+    target = target.format(port=listener.getsockname()[1])
+    try:
+        with pytest.raises(DataError) as err:
+            download_file([f"{tricky}/to/{target}"], out / "f.gz", MD5, timeout=5)
+        with pytest.raises(TimeoutError):          # nobody knocked on the other scheme's port
+            listener.accept()[0].close()
+    finally:
+        listener.close()
+    assert f"redirected to {target}, expected an http(s) URL" in str(err.value)
+    assert list(out.iterdir()) == []
+
+
+def test_redirect_between_http_urls_still_works(out, tricky):
+    dest = download_file([f"{tricky}/to/{tricky}/good"], out / "f.gz", MD5, timeout=5)
+    assert dest.read_bytes() == PAYLOAD

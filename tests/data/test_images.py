@@ -198,3 +198,86 @@ def test_unevenly_lit_paper_is_not_ink():
     digit = to_mnist(page)
     ys, xs = np.nonzero(digit > 30)
     assert ys.max() - ys.min() + 1 >= 19 and xs.max() - xs.min() + 1 <= 6  # a tall thin stroke
+
+
+def _thin_lines_png(side: int, width: int = 2) -> bytes:
+    """A ``side`` x ``side`` white PNG with a thin '7' (a bar and a stem), a few KB on disk."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(im)
+    draw.line([(side * 0.3, side * 0.15), (side * 0.7, side * 0.15)], fill=0, width=width)
+    draw.line([(side * 0.7, side * 0.15), (side * 0.45, side * 0.85)], fill=0, width=width)
+    return _encode(im, "PNG")
+
+
+def _peak_numpy_mb(fn, *args) -> tuple[object, float]:
+    """Run ``fn(*args)``; return its result and the peak memory NumPy allocated meanwhile."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn(*args)
+        return out, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_big_picture_is_downscaled_before_any_per_pixel_work():
+    """A 12 KB PNG of 3000x3000 pixels must not cost hundreds of MB: the picture is reduced to
+    at most WORK_SIDE on its longer side while it is decoded, before the float work."""
+    from barenet.data.images import WORK_SIDE
+
+    data = _thin_lines_png(3000, width=6)
+    gray, peak = _peak_numpy_mb(from_bytes, data)
+    assert max(gray.shape) <= WORK_SIDE and gray.shape[0] == gray.shape[1]
+    assert peak < 12, f"decoding took {peak:.0f} MB"
+    digit, peak = _peak_numpy_mb(to_mnist, gray)
+    assert peak < 40, f"to_mnist took {peak:.0f} MB"
+    small = to_mnist(from_bytes(_thin_lines_png(600, width=2)))
+    assert (digit > 128).sum() >= 20
+    diff = min(np.abs(np.roll(digit.astype(float), (dy, dx), axis=(0, 1)) - small).mean()
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    assert diff < 12  # the same drawing at a fifth of the size gives the same digit
+
+
+def test_to_mnist_downscales_a_huge_array_itself():
+    a = np.ones((4000, 3000), dtype=np.float32)
+    a[600:3400, 1499:1502] = 0.0                       # a 3-pixel line, 2800 long
+    digit, peak = _peak_numpy_mb(to_mnist, a)
+    assert peak < 40, f"to_mnist took {peak:.0f} MB on a {a.nbytes / 2**20:.0f} MB array"
+    ys, xs = np.nonzero(digit > 64)
+    assert ys.max() - ys.min() + 1 == 20 and xs.max() - xs.min() + 1 <= 4
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "LA", "I;16", "1"])
+def test_reduced_pictures_keep_their_colours_and_transparency(mode):
+    """Reduction happens before the conversion to gray: alpha is still composited on white,
+    16-bit and 1-bit pictures still read as black ink on white paper."""
+    from barenet.data.images import WORK_SIDE
+
+    side = 2 * WORK_SIDE + 10
+    a = np.full((side, side), 255, dtype=np.uint8)
+    a[side // 4: 3 * side // 4, side // 2 - 40: side // 2 + 40] = 0
+    if mode in ("RGBA", "LA"):
+        im = Image.fromarray(np.stack([a, a, a, 255 - a], -1), "RGBA").convert(mode)
+    elif mode == "I;16":
+        im = Image.fromarray(a.astype(np.uint16) * 257)
+    else:
+        im = Image.fromarray(a).convert(mode)
+    gray = from_bytes(_encode(im, "PNG" if mode != "P" else "GIF"))
+    assert max(gray.shape) <= WORK_SIDE
+    assert gray[5, 5] == pytest.approx(1.0, abs=0.02)
+    assert gray[gray.shape[0] // 2, gray.shape[1] // 2] == pytest.approx(0.0, abs=0.02)
+
+
+def test_exif_rotation_is_applied_to_a_reduced_photo():
+    from barenet.data.images import WORK_SIDE
+
+    a = np.full((WORK_SIDE * 2, WORK_SIDE * 3), 255, dtype=np.uint8)
+    a[:200, :200] = 0                                  # ink in the top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6                                   # "rotate 90 degrees clockwise to view"
+    gray = from_bytes(_encode(Image.fromarray(a), "JPEG", exif=exif.tobytes(), quality=95))
+    assert gray.shape[0] > gray.shape[1]               # now portrait
+    assert gray[5, -5] < 0.2 and gray[5, 5] > 0.8      # the corner went to the top right

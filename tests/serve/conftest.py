@@ -2,6 +2,7 @@
 free port, and a tiny JSON client."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -77,16 +78,30 @@ class Client:
         return self.post(json.dumps({"pixels": pixels}).encode(), "application/json")
 
 
+@contextlib.contextmanager
+def running(srv: Any) -> Iterator[Any]:
+    """Serve ``srv`` from a thread for the duration of the block, then shut it down."""
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def serving() -> Any:
+    """``with serving(make_server(...)) as srv:`` runs a server of the test's own for a block."""
+    return running
+
+
 @pytest.fixture(scope="module")
 def server(run: Any) -> Iterator[Any]:
     """A live server on a free loopback port, shut down after the module's tests."""
-    srv = make_server(run, "127.0.0.1", 0, seed=0)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with running(make_server(run, "127.0.0.1", 0, seed=0)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

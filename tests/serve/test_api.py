@@ -143,6 +143,12 @@ BAD = [
     ("application/json", json.dumps({"pixels": PIX[:-1] + [float("inf")]}).encode(), 400, "Infinity"),
     ("application/json", ('{"pixels": [' + "0," * 783 + "1e999]}").encode(), 400, "finite"),
     ("application/json", json.dumps({"pixels": PIX[:-1] + [256]}).encode(), 400, "0..255"),
+    ("application/json", ('{"pixels": [' + "0," * 783 + "9" * 5000 + "]}").encode(), 400,
+     "bad JSON"),
+    ("application/json", ('{"pixels": [' + "0," * 783 + "9" * 400 + "]}").encode(), 400,
+     "bad JSON"),
+    ("application/json", ('{"pixels": [' + "0," * 783 + "1" + "0" * 400 + ".5]}").encode(), 400,
+     "finite"),
     ("application/json", json.dumps({"pixels": PIX[:-1] + [-0.6]}).encode(), 400, "0..255"),
     ("application/json", json.dumps({"pixels": [0] * 784}).encode(), 400, "no ink"),
     ("application/json", b"", 400, "empty body"),
@@ -175,6 +181,9 @@ def test_unknown_routes_and_methods(client, method, path, status) -> None:
     assert doc["error"]
 
 
+POST = b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+
 def _raw(server, data: bytes, shut: bool = False, wait: float = 10.0) -> bytes:
     """Send raw bytes; return everything the server answers until it closes (or ``wait``)."""
     with socket.create_connection(server.server_address[:2], timeout=wait) as s:
@@ -194,7 +203,7 @@ def _status_and_error(raw: bytes) -> tuple[int, str]:
 
 def test_size_limit_answers_413_without_reading_the_body(server) -> None:
     claimed = server.app.max_body + 1
-    raw = _raw(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+    raw = _raw(server, POST + b"Content-Type: image/png\r\n"
                        b"Content-Length: %d\r\n\r\n" % claimed + b"\x89PNG" * 1000)
     status, error = _status_and_error(raw)
     assert status == 413 and "limit" in error
@@ -202,7 +211,7 @@ def test_size_limit_answers_413_without_reading_the_body(server) -> None:
 
 
 def test_expect_100_continue_with_an_oversized_body_is_refused_up_front(server) -> None:
-    raw = _raw(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+    raw = _raw(server, POST + b"Content-Type: image/png\r\n"
                        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (50 * 2**20))
     status, error = _status_and_error(raw)
     assert status == 413 and "limit" in error
@@ -222,15 +231,20 @@ def test_a_real_oversized_upload_is_refused(client, server) -> None:
     (b"Content-Length: abc\r\n", 400, "Content-Length"),
     (b"Content-Length: -5\r\n", 400, "Content-Length"),
     (b"Transfer-Encoding: chunked\r\n", 411, "chunked"),
+    (b"Content-Length: 1_0\r\n", 400, "Content-Length"),
+    (b"Content-Length: +10\r\n", 400, "Content-Length"),
+    (b"Content-Length: \xd9\xa1\r\n", 400, "Content-Length"),
+    (b"Content-Length: 2\r\nContent-Length: 2\r\n", 400, "Content-Length"),
+    (b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n", 400, "Transfer-Encoding"),
 ])
 def test_bad_framing(server, headers, status, fragment) -> None:
-    raw = _raw(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n", shut=True)
+    raw = _raw(server, POST + headers + b"\r\n", shut=True)
     got, error = _status_and_error(raw)
     assert got == status and fragment in error
 
 
 def test_truncated_body_and_garbage_request_line(server) -> None:
-    raw = _raw(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+    raw = _raw(server, POST + b"Content-Type: application/json"
                        b"\r\nContent-Length: 100\r\n\r\n{\"pixels\"", shut=True)
     status, error = _status_and_error(raw)
     assert status == 400 and "ended after" in error

@@ -1,5 +1,6 @@
 """End to end in a real headless browser (Debian's Chromium driven by Playwright): load the page,
-draw digits stroke by stroke with the mouse, watch the prediction appear and change, screenshot.
+draw digits stroke by stroke with the mouse, watch the prediction appear and change, upload a
+picture file, screenshot.
 
 Set ``BARENET_SERVE_SCREENSHOT=path.png`` to also save the final screenshot there.
 """
@@ -9,7 +10,10 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from barenet.data.images import from_bytes, to_mnist
 
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="Python playwright is not installed (pip install playwright)")
@@ -27,7 +31,8 @@ def browser():
         b.close()
 
 
-def test_draw_digits_and_watch_the_prediction_change(browser, server, tmp_path) -> None:
+def test_draw_digits_and_watch_the_prediction_change(browser, server, run, test_set, make_png,
+                                                      tmp_path) -> None:
     page = ui.open_page(browser, server.url)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -86,6 +91,22 @@ def test_draw_digits_and_watch_the_prediction_change(browser, server, tmp_path) 
                                            "clientY": box["y"] + y * scale, "bubbles": True})
     assert ui.settled_prediction(page) == "1"
 
+    # A picture file, uploaded with the button: sent as a form, predicted like the server does.
+    page.click("#clear")
+    png = make_png(test_set.images[0], 200)
+    want = int(np.argmax(run.predict_proba(to_mnist(from_bytes(png))[None])[0]))
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Upload a picture").click()
+    chooser.value.set_files(files=[{"name": "seven.png", "mimeType": "image/png", "buffer": png}])
+    assert ui.settled_prediction(page) == str(want)
+    sync_api.expect(page.locator("#truth")).to_contain_text("seven.png")
+    pad_ink = page.evaluate("""() => {
+        const d = document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data;
+        let dark = 0; for (let i = 0; i < d.length; i += 4) dark += d[i] < 128; return dark; }""")
+    assert pad_ink > 100  # the picture is shown on the pad
+    page.click("#undo")   # undo removes the picture
+    assert ui.settled_prediction(page) == "–"
+
     page.click("#clear")
     ui.draw(page, ui.THREE)
     ui.settled_prediction(page)
@@ -95,4 +116,9 @@ def test_draw_digits_and_watch_the_prediction_change(browser, server, tmp_path) 
     if os.environ.get("BARENET_SERVE_SCREENSHOT"):
         shutil.copy(shot, os.environ["BARENET_SERVE_SCREENSHOT"])
     assert not errors, errors
+
+    # A file that is not a picture: the server's one-line reason is shown.
+    page.set_input_files("#upload", files=[{"name": "notes.txt", "mimeType": "text/plain",
+                                            "buffer": b"hello"}])
+    sync_api.expect(page.locator("#status")).to_contain_text("not a picture")
     page.close()

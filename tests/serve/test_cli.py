@@ -9,7 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -65,6 +69,8 @@ def test_bad_arguments_are_one_line_errors(run_dir, tmp_path, capsys) -> None:
     assert "no such run directory" in capsys.readouterr().err
     assert main(["serve", str(run_dir), "--port", "70000"]) == 1
     assert "--port" in capsys.readouterr().err
+    assert main(["serve", str(run_dir), "--timeout", "0"]) == 1
+    assert "--timeout" in capsys.readouterr().err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -79,3 +85,80 @@ def test_help_has_examples(capsys) -> None:
         main(["serve", "--help"])
     out = capsys.readouterr().out
     assert "--port" in out and "examples:" in out and "/api/predict" in out
+
+
+def _hammer(url: str, stop: threading.Event) -> int:
+    """Open short connections to the server as fast as possible until ``stop``; count answers."""
+    host, port = url[7:-1].split(":")
+    answered = 0
+    while not stop.is_set():
+        try:
+            with socket.create_connection((host, int(port)), timeout=2) as s:
+                s.sendall(b"GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Connection: close\r\n\r\n")
+                answered += bool(s.recv(64))
+        except OSError:
+            time.sleep(0.01)
+    return answered
+
+
+def test_every_single_signal_stops_the_server_under_load(run_dir) -> None:
+    """8 rounds: start, fire concurrent requests, send one Ctrl-C (SIGINT) or SIGTERM, the
+    server is gone within 3 s, quietly."""
+    for round_ in range(8):
+        sig = (signal.SIGINT, signal.SIGTERM)[round_ % 2]
+        proc, url = start(run_dir)
+        stop = threading.Event()
+        with ThreadPoolExecutor(6) as pool:
+            try:
+                load = [pool.submit(_hammer, url, stop) for _ in range(6)]
+                time.sleep(0.3)
+                proc.send_signal(sig)
+                try:
+                    _, err = proc.communicate(timeout=3)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    _, err = proc.communicate(timeout=10)
+                    raise AssertionError(f"round {round_}: still running 3 s after one {sig!r}; "
+                                         f"stderr: {err[-2000:]}") from None
+            finally:
+                stop.set()
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate(timeout=10)
+            assert sum(f.result() for f in load) > 0
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err and err.strip().splitlines()[-1] == "barenet serve: stopped"
+
+
+def test_allow_host(run_dir) -> None:
+    proc, url = start(run_dir, "--allow-host", "digits.lan", "--allow-host", "box.example")
+    try:
+        for name, status in (("digits.lan", 200), ("box.example:8000", 200), ("evil.example", 403)):
+            req = urllib.request.Request(url + "api/model", headers={"Host": name})
+            try:
+                with urllib.request.urlopen(req, timeout=20) as res:
+                    got = res.status
+            except urllib.error.HTTPError as exc:
+                got = exc.code
+            assert got == status, name
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
+@pytest.mark.parametrize("command,applied", [("train", True), ("tune", True), ("compare", True),
+                                             ("serve", False), ("predict", False),
+                                             ("evaluate", False)])
+def test_malloc_thresholds_only_for_commands_that_train(monkeypatch, command, applied) -> None:
+    """``keep_freed_memory`` trades memory for training speed; a server must not hold on to
+    every request's peak."""
+    import importlib
+
+    calls = []
+    monkeypatch.setattr("barenet.cli.main.keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(importlib.import_module(f"barenet.cli.{command}"), "run", lambda args: 0)
+    argv = {"train": [], "tune": ["--out", "x"], "compare": ["--out", "x"], "serve": ["r"],
+            "predict": ["r", "a.png"], "evaluate": ["r"]}[command]
+    assert main([command, *argv]) == 0
+    assert bool(calls) == applied

@@ -89,6 +89,9 @@ def drop_architecture(run, **changes):
     (lambda r: drop_architecture(r, model={"name": "mlp", "hidden": 9}),
      "0.weight has shape (8, 784), expected (9, 784)"),
     (lambda r: drop_architecture(r, model={"name": "custom"}), "unknown model 'custom'"),
+    (lambda r: drop_architecture(r, classes=["a"]), "outputs [10] per sample, expected [1]"),
+    (lambda r: drop_architecture(r, model={"name": "mlp", "hidden": [4096] * 4}),
+     "more than the limit of 50,000,000"),
     (lambda r: edit_config(r, input_shape=[1, 28, 28]),
      "layer 0 (Linear) expects input (N, 784), gets (N, 1, 28, 28)"),
     (lambda r: edit_config(r, input_shape=[28, 28]), "'input_shape' must be [784] or"),
@@ -107,6 +110,9 @@ def drop_architecture(run, **changes):
     (lambda r: (r / "weights.npz").unlink(), "weights.npz: missing"),
     (lambda r: (r / "weights.npz").write_bytes(b"PK\x03\x04garbage"), "weights.npz: corrupt"),
     (lambda r: save_npy(r / "weights.npz"), "weights.npz: not an .npz"),
+    (lambda r: (r / "weights.npz").write_text("{}"), "not an .npz archive (expected a zip"),
+    (lambda r: os.mkfifo(r / "config.json.fifo") or (r / "config.json").unlink() or
+     (r / "config.json.fifo").rename(r / "config.json"), "config.json: not a regular file"),
 ])
 def test_load_run_problems_raise_one_checkpoint_error(copy, damage, words):
     damage(copy)
@@ -127,8 +133,8 @@ def test_every_weight_problem_is_listed_in_one_message(copy):
     with pytest.raises(CheckpointError) as info:
         load_run(copy)
     msg = str(info.value)
-    for words in ("missing 0.bias", "unexpected extra", "0.weight has dtype float64",
-                  "2.bias has shape (5,)"):
+    for words in ("missing 1 key: 0.bias", "unexpected 1 key: extra",
+                  "0.weight has dtype float64", "2.bias has shape (5,)"):
         assert words in msg
 
 

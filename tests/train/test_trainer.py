@@ -175,3 +175,38 @@ def test_image_models_train_on_nchw_input_and_load_back(tmp_path):
     assert run.preprocess(np.zeros((2, 28, 28), np.uint8)).shape == (2, 1, 28, 28)
     probs = run.predict_proba(np.zeros((2, 28, 28), np.uint8))
     assert probs.shape == (2, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_resume_with_new_settings_keeps_the_progress_and_follows_the_new_schedule(tmp_path):
+    import math
+
+    run = tmp_path / "r"
+    with pytest.raises(TrainingInterrupted):
+        train_model({**TINY, "epochs": 3}, run, plots=False, callbacks=[InterruptAt(2, 3)])
+    first = read_resume_state(run)[0]["history"]
+    seen = []
+    r = resume_training(run, plots=False, overrides={"lr": 0.01, "epochs": 4},
+                        on_settings=lambda epoch, changed: seen.append((epoch, changed)))
+    assert seen == [(1, {"lr": (0.05, 0.01), "epochs": (3, 4)})]
+    assert r.resumed_from == 1 and r.epochs_completed == 4 and len(r.history) == 4
+    assert r.history[0] == first[0]
+    # cosine over 4 epochs from 0.01, one epoch of it done
+    assert r.history[1]["lr"] == pytest.approx(0.01 * (1 + math.cos(math.pi / 4)) / 2, rel=1e-4)
+    assert r.config["hyperparameters"]["lr"] == 0.01
+    assert r.config["settings_changed"] == [{"after_epoch": 1, "lr": [0.05, 0.01],
+                                             "epochs": [3, 4]}]
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"seed": 1}, "seed cannot change"),
+    ({"epochs": 1}, "--epochs 1: the run has already completed 1 epoch"),
+    ({"lr": -1.0}, "--lr must be a number > 0"),
+])
+def test_resume_refuses_settings_it_cannot_honour(tmp_path, overrides, match):
+    run = tmp_path / "r"
+    with pytest.raises(TrainingInterrupted):
+        train_model(TINY, run, plots=False, callbacks=[InterruptAt(2, 3)])
+    before = (run / RESUME).read_bytes()
+    with pytest.raises(ConfigError, match=match):
+        resume_training(run, plots=False, overrides=overrides)
+    assert (run / RESUME).read_bytes() == before

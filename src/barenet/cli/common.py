@@ -17,13 +17,29 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, help: str,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def add_data_args(parser: argparse.ArgumentParser, dataset_help: str | None = None) -> None:
-    """``--dataset NAME`` (default None: the command's own default) and ``--data-dir D``."""
+def add_data_args(parser: argparse.ArgumentParser, dataset_help: str | None = None,
+                  missing: str = "downloading if needed") -> None:
+    """``--dataset NAME`` (default None: the command's own default) and ``--data-dir D``;
+    ``missing`` says what happens to files found nowhere."""
     parser.add_argument("--dataset", metavar="NAME", default=None,
                         help=dataset_help or "mnist or fashion-mnist (default: mnist)")
     parser.add_argument("--data-dir", metavar="D", default=None,
                         help="directory holding the four .gz files (default: $BARENET_DATA, "
-                             "the embedded MNIST, or the cache, downloading if needed)")
+                             f"the embedded MNIST, or the cache, {missing})")
+
+
+#: Options that name a built-in model, optimizer, scheduler or dataset: any case is accepted.
+NAME_OPTIONS = ("model", "optimizer", "scheduler", "dataset")
+
+
+def lowercase_names(args: argparse.Namespace) -> argparse.Namespace:
+    """Lower-case the ``NAME_OPTIONS`` values of parsed ``args`` in place (``--model CNN`` is
+    ``cnn``); returns ``args``."""
+    for key in NAME_OPTIONS:
+        value = getattr(args, key, None)
+        if isinstance(value, str):
+            setattr(args, key, value.lower())
+    return args
 
 
 def _int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
@@ -171,5 +187,6 @@ class ProgressPrinter(Callback):
         print(text, file=self.stream, flush=True)
 
 
-__all__ = ["ProgressPrinter", "add_command", "add_data_args", "finite_float", "int_list",
-           "is_tty", "non_negative_int", "pct", "positive_int", "seconds", "table", "warn"]
+__all__ = ["NAME_OPTIONS", "ProgressPrinter", "add_command", "add_data_args", "finite_float",
+           "int_list", "is_tty", "lowercase_names", "non_negative_int", "pct", "positive_int",
+           "seconds", "table", "warn"]

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import ConfigError
+from ..train.claim import claim_dir
+from ..train.outputs import check_output
 from .common import int_list
+
+#: What ``barenet compare`` writes into DIR.
+OUTPUTS = ("comparison.json", "comparison.png")
 
 DESCRIPTION = """\
 Train one architecture twice, in barenet and in PyTorch (the optional extra `torch`), with the
@@ -15,7 +19,10 @@ DIR/comparison.json (per-epoch train loss/accuracy, test accuracy and training s
 "barenet" and "pytorch", plus how closely they agree) and DIR/comparison.png.
 
 Supported layers: Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d/2d, Flatten, Dropout
-(different random masks in each library), ReLU, LeakyReLU, Tanh, Sigmoid."""
+(different random masks in each library), ReLU, LeakyReLU, Tanh, Sigmoid.
+
+DIR must be new or empty; --overwrite writes into an existing one, replacing only
+comparison.json and comparison.png."""
 
 EPILOG = """examples:
   barenet compare --out cmp/                             classic MLP on MNIST, 3 epochs
@@ -54,6 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="test on the first N test images only")
     parser.add_argument("--data-dir", metavar="D", help="where the dataset is")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an existing DIR, replacing an earlier comparison")
     parser.set_defaults(func=run)
     return parser
 
@@ -66,18 +75,19 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    out = check_output(args.out, OUTPUTS, args.overwrite, "a comparison")
     import_torch()
     config = {k: getattr(args, k) for k in (
         "model", "hidden", "dataset", "epochs", "batch_size", "lr", "optimizer", "momentum",
         "weight_decay", "seed", "limit_train", "limit_test", "data_dir")}
-    result = run_comparison(config, progress=print)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [atomic_write_json(out / "comparison.json", result)]
-    try:
-        written.append(plot_comparison(result, out / "comparison.png"))
-    except ImportError:
-        print('no plot: matplotlib is not installed (pip install "barenet[cli]")')
+    with claim_dir(out):   # one comparison writes into DIR at a time
+        check_output(out, OUTPUTS, args.overwrite, "a comparison", claimed=True)
+        result = run_comparison(config, progress=print)
+        written = [atomic_write_json(out / "comparison.json", result)]
+        try:
+            written.append(plot_comparison(result, out / "comparison.png"))
+        except ImportError:
+            print('no plot: matplotlib is not installed (pip install "barenet[cli]")')
     b, t, a = result["barenet"], result["pytorch"], result["agreement"]
     print(f"{'':10}{'test acc':>10}{'train s':>10}")
     print(f"{'barenet':10}{b['test_accuracy']:>10.4f}{b['train_seconds']:>10.1f}")

@@ -12,8 +12,10 @@ Inspect the datasets. `data info` finds the four files of a dataset (--data-dir,
 $BARENET_DATA, the copy embedded in barenet (MNIST), the system copy (Fashion-MNIST from
 Debian's dataset-fashion-mnist) or the cache), verifies each by the sha256 of its decompressed
 bytes, and prints where each came from, the images per class and the pixel mean/std used for
-normalisation. `data download` fetches missing files from the official mirrors (checked by md5,
-written atomically)."""
+normalisation; with --download it first fetches files found nowhere. `data download` fetches
+missing files from the official mirrors (checked by md5, written atomically; at most 10 minutes
+per file, or $BARENET_DOWNLOAD_DEADLINE seconds, and a mirror slower than 1 KB/s over 30 s is
+dropped for the next)."""
 
 EXAMPLES = """\
   barenet data info                               the embedded MNIST
@@ -30,13 +32,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                           description="Verify a dataset's files and summarise them.",
                           epilog="examples:\n" + EXAMPLES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_args(info)
+    add_data_args(info, missing="failing unless you add --download to fetch missing files")
     info.add_argument("--download", action="store_true",
-                      help="download missing files instead of failing")
+                      help="download missing files from the official mirrors instead of failing")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=run_info)
     dl = sub.add_parser("download", help="fetch and verify a dataset's four files",
-                        description="Download a dataset's missing files and verify them.",
+                        description="Download a dataset's missing files and verify them.\n"
+                                    "Each file gets at most 10 minutes, all mirrors together "
+                                    "($BARENET_DOWNLOAD_DEADLINE seconds\nto change it); a "
+                                    "mirror slower than 1 KB/s over 30 s is dropped for the next.",
                         epilog="examples:\n" + EXAMPLES,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(dl)
@@ -72,9 +77,16 @@ def _progress():
 
 def run_info(args: argparse.Namespace) -> int:
     from ..data.datasets import dataset_info
+    from ..errors import DataError
 
-    info = dataset_info(args.dataset or "mnist", data_dir=args.data_dir,
-                        download=args.download, progress=_progress() if args.download else None)
+    try:
+        info = dataset_info(args.dataset or "mnist", data_dir=args.data_dir,
+                            download=args.download,
+                            progress=_progress() if args.download else None)
+    except DataError as exc:
+        if args.download or not str(exc).endswith("downloading is off"):
+            raise
+        raise DataError(f"{exc}; add --download to fetch it from the official mirrors") from None
     if args.json:
         print(json.dumps(info))
         return 0

@@ -7,18 +7,22 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from .common import add_command, add_data_args, pct, positive_int, table, warn
 
 DESCRIPTION = """\
 Evaluate a trained run on a test set (by default the test split of the dataset it was trained
-on): accuracy, mean cross-entropy loss, the confusion matrix (rows: true class, columns:
-predicted class) and precision, recall, F1 and support per class. --json prints the same as
-one JSON object: accuracy, loss, confusion_matrix, per_class, n, dataset, split, run."""
+on; --split val: the run's own validation images, drawn again from its seed and val_split;
+--split train: the whole training set): accuracy, mean cross-entropy loss, the confusion
+matrix (rows: true class, columns: predicted class) and precision, recall, F1 and support
+per class. --json prints the same as one JSON object: accuracy, loss, confusion_matrix,
+per_class, n, dataset, split, run."""
 
 EXAMPLES = """\
   barenet evaluate runs/mlp                       tables on the MNIST test set
   barenet evaluate runs/mlp --json | jq .accuracy
   barenet evaluate runs/fashion --data-dir ~/data/fashion-mnist
+  barenet evaluate runs/mlp --split val           the validation images it chose its epoch on
   barenet evaluate runs/mlp --split train         how well it fits its training data"""
 
 
@@ -27,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     DESCRIPTION, EXAMPLES)
     p.add_argument("run", metavar="RUN", help="run directory written by `barenet train`")
     add_data_args(p, "dataset to evaluate on (default: the one the run was trained on)")
-    p.add_argument("--split", default="test", metavar="SPLIT",
-                   help="test or train (default: test)")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"), type=str.lower,
+                   help="test, val (the run's own validation split) or train (default: test)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--limit", type=positive_int, metavar="N",
                    help="evaluate on the first N images only (quick checks)")
@@ -41,11 +45,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..train.checkpoint import load_run
-    from ..train.evaluate import evaluate_run
+    from ..train.evaluate import evaluate_run, validation_set
 
     run_ = load_run(args.run)
     name = args.dataset or run_.dataset
-    dataset = load_dataset(name, args.split, data_dir=run_.data_dir(args.data_dir, args.dataset))
+    data_dir = run_.data_dir(args.data_dir, args.dataset)
+    if args.split == "val":
+        if name != run_.dataset:
+            raise ConfigError(f"{run_.run_dir}: --split val is the validation split of "
+                              f"{run_.dataset}, the dataset it was trained on, not {name}")
+        dataset = validation_set(run_, data_dir)
+    else:
+        dataset = load_dataset(name, args.split, data_dir=data_dir)
+    _warn_if_untrained(run_)
     result = evaluate_run(run_, dataset, limit=args.limit)
     result["split"] = args.split
     if args.json:
@@ -67,13 +79,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_if_untrained(run_: Any) -> None:
+    """One warning line when ``barenet train`` made the run but finished no epoch of it."""
+    trained_by_barenet = isinstance(run_.config.get("hyperparameters"), dict)
+    if trained_by_barenet and not run_.config.get("epochs_completed") and not run_.history:
+        warn(f"{run_.run_dir}: untrained (0 epochs completed), these are the random initial "
+             f"weights; continue with barenet train --resume {run_.run_dir}")
+
+
+def _split_name(result: dict[str, Any], run_: Any) -> str:
+    if result["split"] != "val":
+        return result["split"]
+    hyper = run_.config["hyperparameters"]
+    return (f"validation split (the run's own: seed {run_.config['seed']}, val_split "
+            f"{hyper['val_split']:g})")
+
+
 def report(result: dict[str, Any], run_: Any) -> str:
     """The human-readable evaluation: headline, confusion matrix, per-class table."""
     classes = [c["class"] for c in result["per_class"]]
     short = [c if len(c) <= 8 else c[:7] + "." for c in classes]
     cm = np.asarray(result["confusion_matrix"])
     lines = [f"run       {run_.run_dir} ({run_.spec['name']}, trained on {run_.dataset})",
-             f"dataset   {result['dataset']} {result['split']}, {result['n']} images",
+             f"dataset   {result['dataset']} {_split_name(result, run_)}, {result['n']} images",
              f"accuracy  {pct(result['accuracy'])}  ({int(np.trace(cm))} of {result['n']} "
              f"correct)",
              f"loss      {result['loss']:.4f}  (mean cross-entropy)",

@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", metavar="RUN", help="run directory written by `barenet train`")
-    parser.add_argument("images", metavar="IMAGE", nargs="*", help="picture files")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", default=[], help="picture files")
     parser.add_argument("--index", type=int, nargs="+", action="extend", default=[],
                         metavar="N", help="also predict test-set image N of the run's dataset")
     parser.add_argument("--top-k", type=int, default=1, metavar="K",
@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--save-annotated", metavar="DIR",
                         help="write DIR/<name>_annotated.png: picture, 28x28 view, probabilities")
     parser.add_argument("--data-dir", metavar="D", help="where the dataset is (for --index)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, intermixed=True)   # options before, between or after IMAGEs
     return parser
 
 

@@ -15,14 +15,20 @@ activations and the first layer's weights. Also a JSON API:
   GET  /api/model     the network: layers, parameter counts, dataset, classes, test accuracy
   GET  /api/sample    a random test image (784 pixels in 0..255) and its label
   GET  /api/weights   the first layer's weights as small images
-  POST /api/predict   a picture (Content-Type image/png, preprocessed like `barenet predict`)
+  POST /api/predict   a picture (Content-Type image/png, preprocessed like `barenet predict`),
+                      a form upload with one picture (multipart/form-data, as `curl -F` sends)
                       or JSON {"pixels": [784 numbers in 0..255, MNIST-style]}
 
-Listens on loopback only unless --host says otherwise. Stop with Ctrl-C."""
+Listens on loopback only unless --host says otherwise, and answers only requests whose Host
+header is localhost or the address it listens on (against DNS rebinding; --allow-host adds
+names). Every request must arrive whole within --timeout seconds; when all connections are
+taken, the one waiting longest for its request is closed to make room. Stop with Ctrl-C."""
 
 EPILOG = """examples:
   barenet serve runs/mlp                      open http://127.0.0.1:8000/
   barenet serve runs/cnn --port 0             any free port (the URL is printed)
+  barenet serve runs/cnn --host 0.0.0.0 --allow-host mybox.lan   reachable as mybox.lan
+  curl -s -F file=@digit.png http://127.0.0.1:8000/api/predict
   curl -s --data-binary @digit.png -H 'Content-Type: image/png' \\
        http://127.0.0.1:8000/api/predict"""
 
@@ -39,6 +45,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="port (default: 8000; 0 picks a free one)")
     parser.add_argument("--max-body", type=int, default=2 * 1024 * 1024, metavar="BYTES",
                         help="largest request body accepted (default: 2 MiB)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests for this Host name (repeatable; '*': any); "
+                             "localhost and the listening address are always answered")
+    parser.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
+                        help="time a request may take to arrive whole (default: 15)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.set_defaults(func=run)
     return parser
@@ -60,10 +71,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be in 0..65535, got {args.port}")
     if args.max_body < 1:
         raise ConfigError(f"--max-body must be positive, got {args.max_body}")
+    if not 0 < args.timeout <= 3600:
+        raise ConfigError(f"--timeout must be in (0, 3600] seconds, got {args.timeout:g}")
     run_ = load_run(args.run)
     try:
         server = make_server(run_, args.host, args.port, max_body=args.max_body,
-                             log=_log if args.verbose else _errors_only)
+                             log=_log if args.verbose else _errors_only, timeout=args.timeout,
+                             allow_hosts=args.allow_host)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: "
                           f"{exc.strerror or exc}") from None

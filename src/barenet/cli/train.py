@@ -21,7 +21,12 @@ Every model has its own defaults (see `barenet models`); flags override them, an
 JSON file given with --config (flags win over the file). The weights kept are those of the
 epoch with the best validation accuracy. The run is saved after every epoch: Ctrl-C keeps the
 last completed epoch and `--resume RUN` continues exactly where it stopped, giving the same
-final weights as an uninterrupted run with the same --seed."""
+final weights as an uninterrupted run with the same --seed; with --lr, --epochs, --batch-size
+and other optimisation flags it continues under those settings instead (a run that diverged
+can go on with a lower --lr). --from RUN starts a new run from a finished run's best weights
+(fine-tuning, or more epochs). An existing run directory is never overwritten unless you pass
+--overwrite, and a directory being trained is refused to any other process. A batch size
+whose training step will not fit in the memory available is refused before anything starts."""
 
 EXAMPLES = """\
   barenet train                                   the classic MLP on MNIST (about 98.4%)
@@ -31,6 +36,8 @@ EXAMPLES = """\
   barenet train --model mlp-deep --hidden 1024,512 --augment
   barenet train --config runs/tune/best.json      settings found by `barenet tune`
   barenet train --resume runs/cnn                 continue an interrupted run
+  barenet train --resume runs/x --lr 0.01         continue a run that diverged, more gently
+  barenet train --from runs/cnn --out runs/cnn-ft --epochs 3 --lr 0.0005   fine-tune a run
   barenet train --epochs 2 --limit-train 5000 --quiet   a quick experiment"""
 
 #: CLI flags that set a training setting (dest names are the config keys).
@@ -83,9 +90,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     r = p.add_argument_group("run directory and output")
     r.add_argument("--out", metavar="RUN",
                    help="new run directory (default: runs/<model>-<dataset>-<time>); an "
-                        "existing run is never overwritten")
+                        "existing run is never overwritten unless --overwrite")
     r.add_argument("--resume", metavar="RUN",
-                   help="continue RUN from its last completed epoch, with its saved settings")
+                   help="continue RUN from its last completed epoch, with its saved settings "
+                        "or new values of --epochs, --lr, --batch-size, --optimizer, "
+                        "--momentum, --weight-decay, --scheduler, --patience")
+    r.add_argument("--from", dest="from_run", metavar="RUN",
+                   help="a new run (--out) starting from RUN's best weights: same model, "
+                        "dataset, seed and split; RUN's settings unless flags change them")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (only a run's own files are "
+                        "removed)")
     r.add_argument("--quiet", action="store_true",
                    help="no progress bar or per-epoch lines (the bar is also off when stderr "
                         "is not a terminal)")
@@ -97,6 +112,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="evaluate on only the first N test images")
     p.set_defaults(func=run)
     return p
+
+
+#: New default run names tried when another training takes the same one at the same second.
+DEFAULT_OUT_TRIES = 5
 
 
 def default_out(model: str, dataset: str, root: str = "runs") -> Path:
@@ -115,30 +134,42 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.api import TrainingInterrupted, resume_training, train_model
-    from ..train.config import read_config_file, resolve_config
+    from ..train.api import TrainingInterrupted, train_from, train_model
+    from ..train.claim import DirInUse
+    from ..train.outputs import DirNotEmpty
 
     start = time.perf_counter()
     progress = ProgressPrinter(quiet=args.quiet)
     given = _settings(args)
     try:
         if args.resume:
-            extra = sorted(set(given) - {"data_dir"}) + (["config"] if args.config else [])
-            if extra:
-                flags = ", ".join("--" + k.replace("_", "-") for k in extra)
-                raise ConfigError(f"--resume continues {args.resume} with its saved settings; "
-                                  f"drop {flags}")
-            if args.out and Path(args.out) != Path(args.resume):
-                raise ConfigError("--out and --resume name different runs; give only --resume")
-            result = resume_training(args.resume, callbacks=[progress],
-                                     data_dir=args.data_dir, plots=not args.no_plots)
+            result = _resume(args, given, progress)
+        elif args.from_run:
+            if args.config:
+                raise ConfigError("--from takes its settings from the run; drop --config")
+            out = Path(args.out) if args.out else None
+            if out is None:
+                from ..train.checkpoint import load_config
+
+                rc = load_config(args.from_run)
+                out = default_out(f"{rc['model'].get('name', 'run')}-from", rc["dataset"])
+            result = train_from(args.from_run, out, given, callbacks=[progress],
+                                plots=not args.no_plots, overwrite=args.overwrite)
         else:
+            from ..train.config import read_config_file, resolve_config
+
             settings = read_config_file(args.config) if args.config else {}
             settings.update(given)
             cfg = resolve_config(settings)
-            out = Path(args.out) if args.out else default_out(cfg["model"], cfg["dataset"])
-            result = train_model(settings, out, quiet=args.quiet, callbacks=[progress],
-                                 plots=not args.no_plots)
+            for attempt in range(DEFAULT_OUT_TRIES):
+                out = Path(args.out) if args.out else default_out(cfg["model"], cfg["dataset"])
+                try:
+                    result = train_model(settings, out, quiet=args.quiet, callbacks=[progress],
+                                         plots=not args.no_plots, overwrite=args.overwrite)
+                    break
+                except (DirInUse, DirNotEmpty):
+                    if args.out or attempt == DEFAULT_OUT_TRIES - 1:
+                        raise   # else another training took that name this second: next one
     except TrainingInterrupted as exc:
         progress.close()
         if exc.run_dir is None:
@@ -150,6 +181,27 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     _summary(result, time.perf_counter() - start)
     return 0
+
+
+def _resume(args: argparse.Namespace, given: dict, progress: ProgressPrinter):
+    """``--resume RUN``, with the optimisation flags given as new settings."""
+    from ..train.api import resume_training
+    from ..train.changes import describe
+
+    for flag, value in (("--config", args.config), ("--from", args.from_run),
+                        ("--overwrite", args.overwrite)):
+        if value:
+            raise ConfigError(f"--resume continues {args.resume}; drop {flag}")
+    if args.out and Path(args.out) != Path(args.resume):
+        raise ConfigError("--out and --resume name different runs; give only --resume")
+
+    def announce(epoch: int, changed: dict) -> None:
+        print(f"resuming {args.resume} after epoch {epoch} with new settings: "
+              f"{describe(changed)}", file=sys.stderr, flush=True)
+
+    overrides = {k: v for k, v in given.items() if k != "data_dir"}
+    return resume_training(args.resume, callbacks=[progress], data_dir=args.data_dir,
+                           plots=not args.no_plots, overrides=overrides, on_settings=announce)
 
 
 def _summary(result, wall: float) -> None:

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BarenetError, ConfigError
+from ..train.claim import claim_dir
+from ..train.outputs import check_output, remove_ours
 from .common import finite_float, int_list
 
 DESCRIPTION = """\
@@ -23,7 +25,10 @@ or other machines given the same PostgreSQL URL and --study name, share it; re-r
 same command continues an interrupted study, and a larger N extends it.
 
 Writes DIR/results.json (every trial and the best config), DIR/best.json (train with it:
-barenet train --config DIR/best.json) and DIR/*.png."""
+barenet train --config DIR/best.json; it leaves out the trials' few epochs, so training uses
+the model's default unless --epochs is given) and DIR/*.png. An existing DIR is refused unless
+it holds the same search to continue, or --overwrite is given (which replaces only tune's files
+in DIR, and starts a new study in DIR/study.db)."""
 
 EPILOG = """examples:
   barenet tune --out tune-lr/                            learning-rate sweep, 2 epochs each
@@ -73,6 +78,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="train on N training images only (faster trials)")
     parser.add_argument("--data-dir", metavar="D", help="where the dataset is")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results already in DIR (other files are kept)")
     parser.set_defaults(func=run)
     return parser
 
@@ -94,7 +101,6 @@ def base_config(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from .. import tune
-    from ..atomic import atomic_write_json
 
     for name in ("epochs", "jobs", "trials", "limit_train"):
         value = getattr(args, name)
@@ -108,11 +114,15 @@ def run(args: argparse.Namespace) -> int:
                                search=searching)
     base = base_config(args)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not (searching and _continues_study(out, args)):
+        check_output(out, TUNE_FILES, args.overwrite, "tune results")
     if searching:
         if args.values:
             raise ConfigError("--values is for a sweep; a search (--trials) draws its own values")
         params = _drop_inapplicable(params, base)
+        if args.overwrite and args.storage is None and out.is_dir():
+            remove_ours(out, STUDY_FILES)   # a new study
+        out.mkdir(parents=True, exist_ok=True)
         try:
             results = tune.search(base, params, args.trials, out, jobs=args.jobs,
                                   storage=args.storage, study_name=args.study, progress=print)
@@ -120,16 +130,55 @@ def run(args: argparse.Namespace) -> int:
             print("interrupted: the finished trials are kept in the study; run the same "
                   "command again to continue it", file=sys.stderr)
             raise
-    else:
-        if args.storage or args.study:
-            raise ConfigError("--storage and --study need --trials N (an Optuna search)")
-        values = _parse_values(params[0], args.values) if args.values else None
+        return _report(out, results, args.overwrite)
+    if args.storage or args.study:
+        raise ConfigError("--storage and --study need --trials N (an Optuna search)")
+    values = _parse_values(params[0], args.values) if args.values else None
+    with claim_dir(out):   # one sweep writes into DIR at a time
+        check_output(out, TUNE_FILES, args.overwrite, "tune results", claimed=True)
         results = tune.sweep(base, params[0], values, jobs=args.jobs, progress=print)
+        return _report(out, results, args.overwrite)
+
+
+#: What ``barenet tune`` writes into DIR (``--overwrite`` replaces these, nothing else).
+TUNE_FILES = ("results.json", "best.json", "accuracy_vs_*.png", "history.png", "study.db",
+              "study.db-journal")
+STUDY_FILES = ("study.db", "study.db-journal")
+
+
+def _continues_study(out: Path, args: argparse.Namespace) -> bool:
+    """True if DIR holds the search this command continues: its default study.db, or a
+    results.json of the same study and storage."""
+    from ..train.fileio import read_json
+    from ..tune import redact
+
+    if args.overwrite or not out.is_dir():
+        return False
+    if args.storage is None:
+        return (out / "study.db").is_file()
+    try:
+        res = read_json(out / "results.json")
+    except BarenetError:
+        return False
+    study = args.study or f"barenet-{out.resolve().name}"
+    return (res.get("mode") == "optuna" and res.get("study") == study
+            and res.get("storage") == redact(args.storage))
+
+
+def _report(out: Path, results: dict, overwrite: bool) -> int:
+    """Write results.json, best.json and the figures into ``out``; print the outcome."""
+    from .. import tune
+    from ..atomic import atomic_write_json
+
+    if overwrite:   # figures of an earlier run that this one may not draw again
+        remove_ours(out, [p for p in TUNE_FILES if p.endswith(".png")])
     written = [atomic_write_json(out / "results.json", results)]
-    best = tune.best_config(results)
+    best = tune.recommended_config(results)
     if best is not None:
         best.pop("data_dir", None)
         written.append(atomic_write_json(out / "best.json", best))
+    elif (out / "best.json").exists():
+        (out / "best.json").unlink()   # it described another search
     try:
         written += tune.plot_results(results, out)
     except ImportError:
@@ -141,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in b["params"].items())
         print(f"best: {shown} (validation accuracy {b['value']:.4f})")
-        print(f"train with it: barenet train --config {out / 'best.json'}")
+        print(f"train with it: barenet train --config {out / 'best.json'} (the model's default "
+              "epochs; add --epochs N to choose)")
     for path in written:
         print(f"wrote {path}")
     return 0 if best is not None else 1

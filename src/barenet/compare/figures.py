@@ -6,14 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import new_figure, save_figure
+from ..plots import new_figure, plain_numbers, save_figure, whole_number_ticks
 
 
 def plot_comparison(result: dict, path: str | os.PathLike) -> Path:
     """comparison.png: per-batch training loss (moving average), |barenet - PyTorch| per batch,
     per-epoch training loss and accuracies; ``result`` is ``run_comparison``'s dict."""
-    from matplotlib.ticker import MaxNLocator
-
     fig = new_figure(18, 4)
     ax_b, ax_d, ax_l, ax_a = fig.subplots(1, 4)
     styles = {"barenet": ("tab:blue", "-"), "pytorch": ("tab:orange", "--")}
@@ -34,14 +32,16 @@ def plot_comparison(result: dict, path: str | os.PathLike) -> Path:
                               result["pytorch"]["batch_losses"], dtype=np.float64))
     if diff.size:
         ax_d.semilogy(np.arange(1, diff.size + 1), np.maximum(diff, 1e-9), ".", markersize=2)
-    ax_d.set(title="|barenet - PyTorch| batch loss", xlabel="batch", ylabel="difference")
+    ax_d.set(title="|barenet - PyTorch| batch loss", xlabel="batch",
+             ylabel="difference (0 drawn at 1e-9)")
     ax_b.set(title="training loss per batch (moving average)", xlabel="batch", ylabel="loss")
     ax_l.set(title="training loss per epoch", xlabel="epoch", ylabel="loss")
     ax_a.set(title="accuracy", xlabel="epoch", ylabel="accuracy")
     for ax in (ax_b, ax_l, ax_a):
         ax.legend(fontsize=8)
     for ax in (ax_l, ax_a):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        whole_number_ticks(ax.xaxis)
+        plain_numbers(ax)             # equal losses read as equal, not as 1e-8+2.164479e-1
     for ax in (ax_b, ax_d, ax_l, ax_a):
         ax.grid(True, alpha=0.3)
     cfg = result["config"]

@@ -15,7 +15,13 @@ from typing import Any
 
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
-from .scheduler_base import Scheduler, _per_group
+from .scheduler_base import (Scheduler, _per_group, checked_choice, checked_int, checked_real)
+
+
+def _decay(gamma: Any, where: str) -> float:
+    """A restored ``gamma``: a decay factor in [0, 1] (a larger one would overflow
+    ``gamma ** epoch`` in a long enough run)."""
+    return float(checked_real(gamma, f"{where}: gamma", 0.0, 1.0))
 
 
 class LRScheduler(Scheduler):
@@ -71,6 +77,10 @@ class StepLR(LRScheduler):
         k = self.last_epoch // self.step_size
         return [b * self.gamma ** k for b in self.base_lrs]
 
+    def _check_saved(self, state: dict[str, Any], where: str) -> dict[str, Any]:
+        return {"step_size": checked_int(state["step_size"], f"{where}: step_size", 1),
+                "gamma": _decay(state["gamma"], where)}
+
 
 class ExponentialLR(LRScheduler):
     """``lr = base_lr * gamma ** epoch``."""
@@ -84,6 +94,9 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
+
+    def _check_saved(self, state: dict[str, Any], where: str) -> dict[str, Any]:
+        return {"gamma": _decay(state["gamma"], where)}
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -108,6 +121,13 @@ class CosineAnnealingLR(LRScheduler):
             return list(self.base_lrs)
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
+
+    def _check_saved(self, state: dict[str, Any], where: str) -> dict[str, Any]:
+        t_max = state["T_max"]
+        if not (checked_real(t_max, f"{where}: T_max", 0.0) > 0):
+            raise ValueError(f"{where}: T_max must be > 0, got {t_max}")
+        return {"T_max": t_max,
+                "eta_min": float(checked_real(state["eta_min"], f"{where}: eta_min", 0.0))}
 
 
 class OneCycleLR(LRScheduler):
@@ -224,6 +244,51 @@ class OneCycleLR(LRScheduler):
         if self.cycle_momentum:
             for group in self.optimizer.param_groups:
                 self._set_momentum(group, self._values(group)[1])
+
+    def steps_left(self) -> int:
+        """Steps before ``total_steps`` is reached (stepping past it raises ValueError)."""
+        return self.total_steps - self.last_epoch
+
+    def _check_saved(self, state: dict[str, Any], where: str) -> dict[str, Any]:
+        total = checked_int(state["total_steps"], f"{where}: total_steps", 1)
+        if not isinstance(state["last_epoch"], bool) and \
+                isinstance(state["last_epoch"], int) and state["last_epoch"] > total:
+            raise ValueError(f"{where}: last_epoch {state['last_epoch']} is past total_steps "
+                             f"{total}")
+        use_beta1 = checked_choice(state["use_beta1"], f"{where}: use_beta1", (True, False))
+        if use_beta1 != ("betas" in self.optimizer.defaults):
+            raise ValueError(f"{where}: use_beta1 is {use_beta1}, but "
+                             f"{type(self.optimizer).__name__} "
+                             f"{'has no' if use_beta1 else 'has'} betas")
+        cycle = checked_choice(state["cycle_momentum"], f"{where}: cycle_momentum",
+                               (True, False))
+        phases = self._checked_phases(state["phases"], total, f"{where}: phases")
+        keys = {k for phase in phases for k in phase[1:3 + 2 * cycle]}
+        for i, group in enumerate(self.optimizer.param_groups):
+            for key in sorted(keys):  # momenta are Adam's beta1 or SGD's momentum: below 1
+                high = 1.0 if key.endswith("momentum") else None
+                checked_real(group.get(key), f"{where}: the optimizer's param_groups[{i}]"
+                                             f"[{key!r}]", 0.0, high, high_open=use_beta1)
+        return {"total_steps": total, "phases": phases, "cycle_momentum": cycle,
+                "use_beta1": use_beta1,
+                "anneal_strategy": checked_choice(state["anneal_strategy"],
+                                                  f"{where}: anneal_strategy", ("cos", "linear"))}
+
+    @staticmethod
+    def _checked_phases(phases: Any, total: int, where: str) -> list[list[Any]]:
+        """Two or three ``[end_step, lr key, lr key, momentum key, momentum key]``, the last
+        ending at ``total - 1``."""
+        lrs, moms = ("initial_lr", "max_lr", "min_lr"), ("max_momentum", "base_momentum")
+        ok = isinstance(phases, list) and len(phases) in (2, 3) and all(
+            isinstance(p, list) and len(p) == 5 and not isinstance(p[0], bool)
+            and isinstance(p[0], (int, float)) and math.isfinite(p[0]) and -2 <= p[0] < total
+            and p[1] in lrs and p[2] in lrs and p[3] in moms and p[4] in moms
+            for p in phases)
+        if not ok or phases[-1][0] != total - 1:
+            raise ValueError(f"{where} must be 2 or 3 [end step, lr key, lr key, momentum key, "
+                             f"momentum key] ending at total_steps - 1 = {total - 1}, got "
+                             f"{str(phases)[:60]}")
+        return [list(p) for p in phases]
 
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "OneCycleLR",

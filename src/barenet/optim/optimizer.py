@@ -18,6 +18,7 @@ or its in-place kernel from ``kernels.py`` while ``kernels.enabled()``.
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 from typing import Any, Callable, Iterable
 
@@ -164,27 +165,37 @@ class Optimizer:
     def load_state_dict(self, state_dict: StateDict) -> None:
         """Restore hyper-parameters and state saved by ``state_dict`` (or ``unflatten_state``).
 
-        Checks the number of groups and parameters, every state name and every array's shape
-        first, and raises one ValueError naming the problem; nothing changes unless all fits.
-        Arrays are cast to their parameter's dtype.
+        The state is untrusted: the number of groups and parameters, every hyper-parameter's
+        type (that of its default) and finiteness, every state name, step count, array shape
+        and value are checked first, and one ValueError names the problem; nothing changes
+        unless all fits. Arrays are cast to their parameter's dtype.
         """
         where = f"{self._name}.load_state_dict"
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
             raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups'")
-        saved_groups = state_dict["param_groups"]
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not isinstance(saved_state, dict):
+            raise ValueError(f"{where}: expected 'param_groups' to be a list and 'state' a dict")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{where}: the state has {len(saved_groups)} parameter groups, "
                              f"the optimizer has {len(self.param_groups)}")
         by_index: dict[int, Parameter] = {}
         new_groups = []
         for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            ids = list(saved.get("params", []))
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+                raise ValueError(f"{where}: group {gi} of the state is not a dict with a "
+                                 "'params' list")
+            ids = list(saved["params"])
             if len(ids) != len(group["params"]):
                 raise ValueError(f"{where}: group {gi} of the state has {len(ids)} parameters, "
                                  f"the optimizer's has {len(group['params'])}")
             for i, p in zip(ids, group["params"]):
+                if isinstance(i, bool) or not isinstance(i, numbers.Integral) or \
+                        int(i) in by_index or not 0 <= i < 1 << 31:
+                    raise ValueError(f"{where}: group {gi} has an invalid or repeated "
+                                     f"parameter number {_brief(i)}")
                 by_index[int(i)] = p
-            new = {k: (tuple(v) if isinstance(v, list) else v)
+            new = {k: _hyper_value(k, v, self.defaults, f"{where}: group {gi}")
                    for k, v in saved.items() if k != "params"}
             missing = set(self.defaults) - set(new)
             if missing:
@@ -194,30 +205,25 @@ class Optimizer:
             self._check_group(new)
             new_groups.append(new)
         new_state: dict[Parameter, dict[str, Any]] = {}
-        for raw_index, entry in state_dict["state"].items():
-            index = int(raw_index)
+        for raw_index, entry in saved_state.items():
+            try:
+                index = int(raw_index)
+            except (TypeError, ValueError, OverflowError):
+                index = -1
             if index not in by_index:
-                raise ValueError(f"{where}: state for parameter {index}, but the optimizer has "
-                                 f"{len(by_index)} parameters")
+                raise ValueError(f"{where}: state for parameter {_brief(raw_index)}, but the "
+                                 f"optimizer has {len(by_index)} parameters")
             p = by_index[index]
-            names = set(entry)
-            if not self._required_state <= names or \
+            names = set(entry) if isinstance(entry, dict) else set()
+            if not isinstance(entry, dict) or not self._required_state <= names or \
                     not names <= self._required_state | self._optional_state:
-                raise ValueError(f"{where}: parameter {index} has state {sorted(names)}, "
-                                 f"expected {sorted(self._required_state)} plus optionally "
+                raise ValueError(f"{where}: parameter {index} has state "
+                                 f"{_brief(sorted(map(str, names)), 200)}, expected "
+                                 f"{sorted(self._required_state)} plus optionally "
                                  f"{sorted(self._optional_state)}")
-            restored: dict[str, Any] = {}
-            for name, value in entry.items():
-                if name == "step":
-                    restored[name] = int(np.asarray(value).item())
-                    continue
-                arr = np.asarray(value)
-                if arr.shape != p.data.shape:
-                    raise ValueError(f"{where}: parameter {index} {name!r}: expected shape "
-                                     f"{p.data.shape}, got {arr.shape}")
-                restored[name] = np.empty_like(p.data)  # the parameter's memory layout
-                restored[name][...] = arr
-            new_state[p] = restored
+            new_state[p] = {name: _state_value(name, value, p, f"{where}: parameter {index} "
+                                                                f"{name!r}")
+                            for name, value in entry.items()}
         for group, new in zip(self.param_groups, new_groups):
             group.clear()
             group.update(new)
@@ -229,6 +235,63 @@ class Optimizer:
             hyper = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
             lines.append(f"  group {i}: {len(group['params'])} params, {hyper}")
         return "\n".join(lines) + "\n)"
+
+
+def _brief(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _hyper_value(key: str, value: Any, defaults: dict[str, Any], where: str) -> Any:
+    """A saved hyper-parameter (or other group key, such as a scheduler's ``initial_lr``),
+    checked: a bool where the default is one, finite numbers where it is a number (or a
+    tuple of them), and otherwise only JSON scalars, finite. ValueError if not."""
+    default = defaults.get(key)
+    value = tuple(value) if isinstance(value, list) else value
+    items = value if isinstance(value, tuple) else (value,)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, numbers.Real):
+        ok = _finite(value)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, tuple) and len(value) == len(default) and all(map(_finite, value))
+    else:
+        ok = len(items) <= 16 and all(
+            v is None or isinstance(v, bool) or _finite(v) or (isinstance(v, str) and len(v) < 100)
+            for v in items)
+    if not ok:
+        want = ("true or false" if isinstance(default, bool) else
+                f"{len(default)} finite numbers" if isinstance(default, tuple) else
+                "a finite number" if isinstance(default, numbers.Real) else "a JSON scalar")
+        raise ValueError(f"{where}: {_brief(key)} must be {want}, got {_brief(value)}")
+    return value
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _state_value(name: str, value: Any, p: Parameter, where: str) -> Any:
+    """A per-parameter state value, checked: ``step`` an integer >= 0, anything else an array
+    of finite numbers shaped like the parameter (copied into its dtype and memory layout)."""
+    if name == "step":
+        value = value.item() if isinstance(value, (np.ndarray, np.generic)) and \
+            np.ndim(value) == 0 else value
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or \
+                not 0 <= value <= 1 << 53:
+            raise ValueError(f"{where}: expected an integer >= 0, got {_brief(value)}")
+        return int(value)
+    arr = np.asarray(value) if isinstance(value, (np.ndarray, list)) else None
+    if arr is None or arr.dtype.kind not in "fiu":
+        got = _brief(value) if arr is None else arr.dtype
+        raise ValueError(f"{where}: expected an array of numbers, got {got}")
+    if arr.shape != p.data.shape:
+        raise ValueError(f"{where}: expected shape {p.data.shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{where}: holds NaN or infinite values")
+    out = np.empty_like(p.data)  # the parameter's memory layout
+    out[...] = arr
+    return out
 
 
 def _json_scalar(value: Any, where: str) -> Any:

@@ -5,7 +5,8 @@ import math
 from typing import Any
 
 from .optimizer import Optimizer
-from .scheduler_base import Scheduler, _json_float, _per_group
+from .scheduler_base import (Scheduler, _json_float, _per_group, checked_choice, checked_int,
+                             checked_real, checked_reals)
 
 
 class ReduceLROnPlateau(Scheduler):
@@ -21,6 +22,7 @@ class ReduceLROnPlateau(Scheduler):
     _intervals = ("metric",)
     _saved = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
               "min_lrs", "eps", "cooldown_counter", "num_bad_epochs")
+    _optional = ("best",)
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
@@ -79,6 +81,25 @@ class ReduceLROnPlateau(Scheduler):
         out["best"] = _json_float(self.best)
         return out
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.best = float(state.get("best", self.best))
+    def _check_saved(self, state: dict[str, Any], where: str) -> dict[str, Any]:
+        best = state.get("best", self.best)
+        if best in ("inf", "-inf") or (isinstance(best, float) and math.isinf(best)):
+            best = float(best)
+        else:
+            best = float(checked_real(best, f"{where}: best"))
+        n = len(self.optimizer.param_groups)
+        return {"best": best,
+                "mode": checked_choice(state["mode"], f"{where}: mode", ("min", "max")),
+                "factor": float(checked_real(state["factor"], f"{where}: factor", 0.0, 1.0,
+                                             high_open=True)),
+                "patience": checked_int(state["patience"], f"{where}: patience"),
+                "threshold": float(checked_real(state["threshold"], f"{where}: threshold", 0.0)),
+                "threshold_mode": checked_choice(state["threshold_mode"],
+                                                 f"{where}: threshold_mode", ("rel", "abs")),
+                "cooldown": checked_int(state["cooldown"], f"{where}: cooldown"),
+                "min_lrs": checked_reals(state["min_lrs"], f"{where}: min_lrs", n),
+                "eps": float(checked_real(state["eps"], f"{where}: eps", 0.0)),
+                "cooldown_counter": checked_int(state["cooldown_counter"],
+                                                f"{where}: cooldown_counter"),
+                "num_bad_epochs": checked_int(state["num_bad_epochs"],
+                                              f"{where}: num_bad_epochs")}

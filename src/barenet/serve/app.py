@@ -8,10 +8,15 @@ Routes (served by ``server.py``)::
     GET  /api/weights      the first layer's weights as small images (see ``Predictor.weights``)
     GET  /api/sample       a random test image: {"index", "label", "label_name", "pixels": 784 ints
                            in 0..255}; ``?index=N`` picks one
-    POST /api/predict      body ``image/*`` (any picture, preprocessed like ``barenet predict``) or
+    GET  /favicon.ico      the page's icon (static/favicon.png)
+    POST /api/predict      body ``image/*`` (any picture, preprocessed like ``barenet predict``),
+                           ``multipart/form-data`` with one file, that picture (``curl -F``), or
                            JSON {"pixels": 784 numbers in 0..255, MNIST-style: light ink on black,
                            already centred} -> {"prediction", "label", "probabilities", "input",
                            "activations"} (see ``Predictor.predict``)
+
+At most ``max_decoding`` pictures are preprocessed at once (each may take tens of MB for a
+moment); the others wait their turn, for at most ``timeout`` seconds (then 503).
 
 Every problem with a request is an ``HTTPError``: a 4xx status and a one-line message.
 """
@@ -28,6 +33,7 @@ from .. import __version__
 from ..errors import BarenetError, ImageError
 from ..nn.init import as_generator
 from .inference import Predictor, parse_pixels, png_to_mnist
+from .multipart import FormError, file_from_form
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -48,13 +54,16 @@ class App:
 
     def __init__(self, run: Any, max_body: int = MAX_BODY,
                  log: Callable[[str], None] | None = None, seed: int | None = None,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, max_decoding: int = 2) -> None:
+        if max_decoding < 1:
+            raise ValueError(f"max_decoding must be at least 1, got {max_decoding}")
         self.run = run
         self.predictor = Predictor(run)
         self.max_body = int(max_body)
         self.timeout = float(timeout)
         self.log = log
         self.static = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in STATIC_TYPES}
+        self._decoding = threading.BoundedSemaphore(max_decoding)
         self._rng = as_generator(seed, "serve")
         self._rng_lock = threading.Lock()
         self._test_set: Any = None
@@ -125,20 +134,34 @@ class App:
                 "pixels": ds.images[i].reshape(-1).astype(int).tolist()}
 
     def predict(self, content_type: str, body: bytes) -> dict:
-        """Decode a request body (picture or JSON pixels) and predict; bad input -> HTTPError 400."""
+        """Decode a request body (picture, form with a picture, or JSON pixels) and predict;
+        ``content_type`` is the whole header (a form's boundary is in it). Bad input -> 4xx."""
         if not body:
             raise HTTPError(400, "empty body: send a picture (image/png) or JSON {\"pixels\": [...]}")
+        media = content_type.split(";")[0].strip().lower()
         try:
-            if content_type.startswith("image/"):
-                image = _decode_picture(body, self.log)
-            elif content_type == "application/json":
+            if media.startswith("image/"):
+                image = self.decode_picture(body)
+            elif media == "multipart/form-data":
+                image = self.decode_picture(file_from_form(content_type, body).data)
+            elif media == "application/json":
                 image = parse_pixels(_parse_json(body).get("pixels"))
             else:
-                raise HTTPError(415, f"unsupported Content-Type {content_type or '(none)'!r}: "
-                                     "use image/png or application/json")
-        except ImageError as exc:
+                raise HTTPError(415, f"unsupported Content-Type {media or '(none)'!r}: use "
+                                     "image/png, multipart/form-data or application/json")
+        except (ImageError, FormError) as exc:
             raise HTTPError(400, str(exc)) from exc
         return self.predictor.predict(image)
+
+    def decode_picture(self, data: bytes) -> np.ndarray:
+        """A picture's bytes -> uint8 (28, 28), at most ``max_decoding`` at once."""
+        if not self._decoding.acquire(timeout=self.timeout):
+            raise HTTPError(503, "busy preprocessing other pictures, retry later",
+                            {"Retry-After": "1"})
+        try:
+            return _decode_picture(data, self.log)
+        finally:
+            self._decoding.release()
 
 
 def _decode_picture(body: bytes, log: Callable[[str], None] | None) -> np.ndarray:
@@ -153,6 +176,14 @@ def _decode_picture(body: bytes, log: Callable[[str], None] | None) -> np.ndarra
         raise ImageError(f"upload: not a readable picture ({type(exc).__name__})") from exc
 
 
+def _parse_int(digits: str) -> int:
+    """A JSON integer, refused beyond 20 digits (Python would spend quadratic time on
+    thousands, and no pixel needs them)."""
+    if len(digits) > 20:
+        raise HTTPError(400, f"bad JSON: an integer of {len(digits)} digits")
+    return int(digits)
+
+
 def _reject_constant(name: str) -> None:
     raise HTTPError(400, f"bad JSON: {name} is not allowed")
 
@@ -160,10 +191,11 @@ def _reject_constant(name: str) -> None:
 def _parse_json(body: bytes) -> dict:
     """A JSON object with a "pixels" key, or HTTPError 400 (NaN/Infinity literals refused)."""
     try:
-        doc = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        doc = json.loads(body.decode("utf-8"), parse_constant=_reject_constant,
+                         parse_int=_parse_int)
     except UnicodeDecodeError:
         raise HTTPError(400, "bad JSON: the body is not UTF-8") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise HTTPError(400, f"bad JSON: {str(exc)[:120]}") from None
     if not isinstance(doc, dict) or "pixels" not in doc:
         raise HTTPError(400, "bad JSON: expected an object {\"pixels\": [784 numbers in 0..255]}")

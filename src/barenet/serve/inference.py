@@ -138,7 +138,8 @@ def parse_pixels(pixels: Any) -> np.ndarray:
 def png_to_mnist(data: bytes) -> np.ndarray:
     """Decode a picture's bytes and preprocess it exactly as ``barenet predict`` does:
     gray, inverted if light, cropped, fitted to 20x20, centred in 28x28. -> uint8 (28, 28).
-    Pictures over ``MAX_PIXELS`` pixels are refused (a small PNG can hide a huge image)."""
+    Pictures over ``MAX_PIXELS`` pixels are refused (a small PNG can hide a huge image); the
+    others are reduced to ``images.WORK_SIDE`` pixels a side while decoded."""
     from ..data.images import from_bytes, to_mnist
 
     return to_mnist(from_bytes(data, name="upload", max_pixels=MAX_PIXELS))

@@ -1,8 +1,11 @@
-"""High-level training: ``train_model(config, out_dir)`` and ``resume_training(run_dir)``.
+"""High-level training: ``train_model(config, out_dir)``, ``resume_training(run_dir)`` and
+``train_from(run_dir, out_dir, overrides)`` (a new run from a finished one's best weights).
 
-Both load the data, build model, optimizer and schedule from a flat config (keys as the CLI
-flags, see ``config.py``), train with ``Trainer``, evaluate the best weights on the test set
-and, with a run directory, save everything needed to use or resume the run after every epoch.
+They check that a batch will fit in memory (``memory.py``), load the data, build model,
+optimizer and schedule from a flat config (keys as the CLI flags, see ``config.py``), train
+with ``Trainer``, evaluate the best weights on the test set and, with a run directory -- claimed
+for the whole training (``claim.py``) -- save everything needed to use or resume the run after
+every epoch.
 Everything random is drawn from generators spawned from ``seed`` (model init, split, shuffling,
 augmentation; dropout from the model's own generators), so a run is reproducible bit for bit.
 The library never prints: progress reaches the caller through ``Callback`` hooks.
@@ -14,22 +17,27 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import nn, optim
+from .. import nn
 from ..data.datasets import load_dataset
-from ..data.loader import random_split
 from ..data.transforms import Normalize
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models import architecture_of, build_model, input_shape, model_input
 from ..nn.module import Module
-from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, write_run
+from . import memory
+from .changes import (FROM_SETTINGS, RESUME_SETTINGS, apply_new_settings, merge_settings,
+                      record_settings, restart, saved_state)
+from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, load_run, write_run
+from .claim import claim_dir
 from .config import HYPERPARAMETERS, flat_from_run_config, resolve_config
-from .evaluate import predict_logits, summarize
-from .fileio import atomic_write_json
-from .resume import load_training_state, read_resume_state, save_training_state
+from .evaluate import predict_logits, run_split, summarize
+from .factories import make_optimizer, make_scheduler
+from .fileio import atomic_write_json, deferred_interrupt
+from .outputs import RUN_FILES, check_new_run_dir, remove_ours
+from .resume import load_training_state, save_training_state
 from .trainer import Callback, Trainer
 
 
@@ -65,39 +73,6 @@ class TrainResult:
     plot_error: str | None = None
 
 
-def make_optimizer(name: str, params: list, lr: float, momentum: float,
-                   weight_decay: float) -> optim.Optimizer:
-    """An optimizer by name; ``momentum`` is SGD/RMSprop momentum and Adam's beta1."""
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name in ("adam", "adamw"):
-        cls = optim.Adam if name == "adam" else optim.AdamW
-        return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise ConfigError(f"unknown optimizer {name!r}")
-
-
-def make_scheduler(name: str, opt: optim.Optimizer, epochs: int, steps_per_epoch: int,
-                   cfg: dict[str, Any]) -> optim.Scheduler | None:
-    """The scheduler for ``--scheduler``, its ``interval`` set: cosine and onecycle step per
-    batch, step (x0.1 at 1/3 and 2/3 of training) per epoch, plateau on the validation loss."""
-    total = epochs * steps_per_epoch
-    if name == "none":
-        return None
-    if name == "cosine":
-        return optim.CosineAnnealingLR(opt, T_max=total, interval="batch")
-    if name == "onecycle":
-        cycle = cfg["optimizer"] in ("adam", "adamw") or cfg["momentum"] > 0
-        return optim.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=total,
-                                cycle_momentum=cycle, interval="batch")
-    if name == "step":
-        return optim.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1, interval="epoch")
-    if name == "plateau":
-        return optim.ReduceLROnPlateau(opt, mode="min", factor=0.2, patience=2)
-    raise ConfigError(f"unknown scheduler {name!r}")
-
-
 def _augmenter(rng: np.random.Generator) -> Any:
     from ..data.augment import RandomAffine
 
@@ -122,9 +97,8 @@ def _setup(cfg: dict[str, Any], callbacks: Sequence[Callback], run_dir: Path | N
     images, labels = train.images, train.labels
     if cfg["limit_train"] is not None:
         images, labels = images[:cfg["limit_train"]], labels[:cfg["limit_train"]]
-    init_seq, split_seq, shuffle_seq, aug_seq = np.random.SeedSequence(cfg["seed"]).spawn(4)
-    train_idx, val_idx = random_split(len(labels), cfg["val_split"],
-                                      np.random.default_rng(split_seq))
+    init_seq, _, shuffle_seq, aug_seq = np.random.SeedSequence(cfg["seed"]).spawn(4)
+    train_idx, val_idx = run_split(len(labels), cfg["seed"], cfg["val_split"])  # the 2nd one
     if len(train_idx) == 0:
         raise ConfigError(f"--val-split {cfg['val_split']} leaves no training samples")
     normalize = Normalize(train.mean, train.std, flatten=model_input(cfg["spec"]) == "flat")
@@ -160,58 +134,113 @@ def run_config(cfg: dict[str, Any], normalize: Normalize, classes: list[str]) ->
     return out
 
 
-def check_new_run_dir(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path if it is absent or an empty directory; ConfigError otherwise
-    (an existing run is never overwritten)."""
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "already holds a run" if (out / CONFIG).exists() else "exists and is not empty"
-        hint = f", or continue it with --resume {out}" if (out / CONFIG).exists() else ""
-        raise ConfigError(f"{out}: {what}; choose another --out{hint}")
-    return out
-
-
 def train_model(config: dict[str, Any], out_dir: str | Path | None = None, quiet: bool = True,
                 callbacks: Sequence[Callback] = (), evaluate_test: bool = True,
-                plots: bool = True) -> TrainResult:
+                plots: bool = True, overwrite: bool = False) -> TrainResult:
     """Train from a flat ``config`` (missing keys take the defaults; see ``config.py``).
 
-    ``out_dir``: a new run directory (created; must be absent or empty) or None to keep
-    everything in memory. ``quiet`` is accepted for symmetry with the CLI; the library never
-    prints (pass ``callbacks`` to watch progress). Raises ConfigError, DataError,
-    TrainingDiverged, or TrainingInterrupted (a KeyboardInterrupt) on Ctrl-C.
+    ``out_dir``: a new run directory (created; must be absent or empty unless ``overwrite``,
+    which replaces only a run's own files) or None to keep everything in memory. The directory
+    is claimed (``claim.py``) for the whole training. ``quiet`` is accepted for symmetry with
+    the CLI; the library never prints (pass ``callbacks`` to watch progress). Raises
+    ConfigError (also when the batch will not fit in memory), DataError, TrainingDiverged, or
+    TrainingInterrupted (a KeyboardInterrupt) on Ctrl-C.
     """
     cfg = resolve_config(config)
-    run_dir = None if out_dir is None else check_new_run_dir(out_dir)
+    memory.check_memory(cfg)
+    return _train_new(cfg, out_dir, callbacks, evaluate_test, plots, overwrite)
+
+
+def _train_new(cfg: dict[str, Any], out_dir: str | Path | None, callbacks: Sequence[Callback],
+               evaluate_test: bool, plots: bool, overwrite: bool,
+               start_from: Run | None = None) -> TrainResult:
+    run_dir = None if out_dir is None else check_new_run_dir(out_dir, overwrite)
     setup = _setup(cfg, callbacks, run_dir)
     rc = run_config(cfg, setup.normalize, setup.classes)
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    if start_from is not None:
+        setup.trainer.model.load_state_dict(start_from.model.state_dict())
+        rc["from"] = {"run": str(start_from.run_dir.resolve()),
+                      "epoch": start_from.config.get("best_epoch"),
+                      "test_accuracy": start_from.config.get("test_accuracy")}
+    if run_dir is None:
+        return _fit(setup, rc, None, evaluate_test, plots, resumed_from=None)
+    with claim_dir(run_dir):
+        check_new_run_dir(run_dir, overwrite, claimed=True)   # again, now it is ours
+        if overwrite:
+            remove_ours(run_dir, RUN_FILES)
         write_run(run_dir, None, rc)
         save_training_state(run_dir, setup.trainer)  # epoch 0: resumable from the start
-    return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=None)
+        return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=None)
+
+
+def train_from(run_dir: str | Path, out_dir: str | Path | None, overrides: dict[str, Any],
+               callbacks: Sequence[Callback] = (), evaluate_test: bool = True,
+               plots: bool = True, overwrite: bool = False) -> TrainResult:
+    """A new run that starts from the best weights of the run in ``run_dir``: same model,
+    dataset, seed and validation split, its settings unless ``overrides`` (flat keys as the
+    CLI flags: epochs, lr, batch_size, optimizer, ...) change them."""
+    source = load_run(run_dir)
+    try:
+        old = resolve_config({**flat_from_run_config(source.config),
+                              "data_dir": source.data_dir(overrides.get("data_dir"))})
+    except (ConfigError, CheckpointError) as exc:
+        raise CheckpointError(f"{Path(run_dir) / CONFIG}: cannot train further ({exc})") from None
+    cfg, _ = merge_settings(old, overrides, FROM_SETTINGS,
+                            f"--from {run_dir} keeps its model, dataset, seed and validation "
+                            "split")
+    memory.check_memory(cfg)
+    return _train_new(cfg, out_dir, callbacks, evaluate_test, plots, overwrite, source)
 
 
 def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
                     data_dir: str | None = None, evaluate_test: bool = True,
-                    plots: bool = True) -> TrainResult:
-    """Continue a run directory from its last completed epoch with its saved settings. The
-    result is identical to an uninterrupted run with the same seed."""
+                    plots: bool = True, overrides: dict[str, Any] | None = None,
+                    on_settings: Callable[[int, dict[str, tuple]], None] | None = None
+                    ) -> TrainResult:
+    """Continue a run directory from its last completed epoch. With its saved settings the
+    result is identical to an uninterrupted run with the same seed; ``overrides`` (flat keys:
+    epochs, lr, batch_size, optimizer, momentum, weight_decay, scheduler, patience) continue it
+    under new settings, which ``on_settings(epoch, {key: (old, new)})`` hears of first and
+    config.json records. A run that never saved its first checkpoint starts from scratch."""
     run_dir = Path(run_dir)
-    rc = load_config(run_dir)
-    state, _ = read_resume_state(run_dir)
-    if state.get("finished") and rc.get("test_accuracy") is not None:
-        raise ConfigError(f"{run_dir}: training already finished ({state['epoch']} epochs, test "
-                          f"accuracy {rc['test_accuracy']:.4f}); nothing to resume")
-    try:
-        flat = flat_from_run_config(rc)
-        flat["data_dir"] = data_dir if data_dir is not None else rc.get("data_dir")
-        cfg = resolve_config(flat)
-    except (ConfigError, CheckpointError) as exc:
-        raise CheckpointError(f"{run_dir / CONFIG}: {exc}") from None
-    setup = _setup(cfg, callbacks, run_dir)
-    load_training_state(run_dir, setup.trainer)
-    return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=setup.trainer.state.epoch)
+    load_config(run_dir)   # a run directory, before claiming it
+    with claim_dir(run_dir):
+        rc = load_config(run_dir)
+        try:
+            flat = flat_from_run_config(rc)
+            flat["data_dir"] = data_dir if data_dir is not None else rc.get("data_dir")
+            old = resolve_config(flat)
+        except (ConfigError, CheckpointError) as exc:
+            raise CheckpointError(f"{run_dir / CONFIG}: {exc}") from None
+        state = saved_state(run_dir, rc)
+        done = 0 if state is None else int(state.get("epoch", 0))
+        if state is not None and state.get("finished") and rc.get("test_accuracy") is not None:
+            raise ConfigError(f"{run_dir}: training already finished ({done} epochs, test "
+                              f"accuracy {rc['test_accuracy']:.4f}); nothing to resume. To "
+                              f"train it further: barenet train --from {run_dir} --out NEW "
+                              "--epochs N")
+        cfg, changed = merge_settings(old, {**(overrides or {}), "data_dir": None},
+                                      RESUME_SETTINGS, f"--resume continues {run_dir} with "
+                                      "its model, data and seed")
+        if "epochs" in changed and cfg["epochs"] <= done:
+            raise ConfigError(f"--epochs {cfg['epochs']}: the run has already completed {done} "
+                              f"epoch{'s' if done != 1 else ''}; give more to continue it")
+        memory.check_memory(cfg)
+        if changed and on_settings is not None:
+            on_settings(done, changed)
+        setup = _setup(cfg, callbacks, run_dir)
+        if state is None:   # nothing was saved: start again from the beginning
+            restart(setup.trainer, rc)
+        elif changed:
+            apply_new_settings(setup.trainer, run_dir, old, cfg)
+        else:
+            load_training_state(run_dir, setup.trainer)
+        if changed or state is None:
+            rc = record_settings(rc, cfg, changed, done)
+            with deferred_interrupt():
+                save_training_state(run_dir, setup.trainer)
+                atomic_write_json(run_dir / CONFIG, rc)
+        return _fit(setup, rc, run_dir, evaluate_test, plots, resumed_from=done)
 
 
 def _fit(setup: _Setup, rc: dict[str, Any], run_dir: Path | None, evaluate_test: bool,
@@ -226,7 +255,8 @@ def _fit(setup: _Setup, rc: dict[str, Any], run_dir: Path | None, evaluate_test:
         if run_dir is None:
             raise
         raise TrainingDiverged(f"{exc}; the last good checkpoint (epoch {trainer.state.epoch}) "
-                               f"is in {run_dir}") from None
+                               f"is in {run_dir}: continue it with barenet train --resume "
+                               f"{run_dir} --lr <lower>") from None
     model = trainer.model.eval()
     evaluation = None
     if evaluate_test:
@@ -265,4 +295,4 @@ def _plot(result: TrainResult, setup: _Setup) -> None:
 
 
 __all__ = ["TrainResult", "TrainingInterrupted", "check_new_run_dir", "make_optimizer",
-           "make_scheduler", "resume_training", "run_config", "train_model"]
+           "make_scheduler", "resume_training", "run_config", "train_from", "train_model"]

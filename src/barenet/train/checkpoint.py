@@ -21,22 +21,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..atomic import atomic_save_npz, atomic_write_json
 from ..data.transforms import Normalize
 from ..errors import BarenetError, CheckpointError
-from ..models import INPUT_SHAPES, architecture_of, build_model
+from ..models import INPUT_SHAPES, architecture_of, input_shape
 from ..nn.architecture import ArchitectureError, build, validate
 from ..nn.architecture_shapes import output_shape
 from ..nn.module import Module
-from .fileio import read_json, read_npz
+from .fileio import NpzArchive, brief, name_list, read_json, remove_stale_temp_files
 from .run import CONFIG, CUSTOM, EVAL_BATCH, FORMAT_VERSION, METRICS, TRAINER, WEIGHTS, Run
 from .save import save_run
 
 OPTIONAL_SUFFIX = "num_batches_tracked"
+MAX_PROBLEMS = 5      # weight mismatches listed in one message
+MAX_LINE = 400        # characters of one error message
 
 
 def save_weights(path: str | os.PathLike, state: dict[str, np.ndarray]) -> Path:
@@ -54,6 +56,7 @@ def write_run(run_dir: str | os.PathLike, model: Module | None, config: dict[str
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(run_dir)
     if weights is None and model is not None:
         weights = model.state_dict()
     if weights is not None:
@@ -63,37 +66,47 @@ def write_run(run_dir: str | os.PathLike, model: Module | None, config: dict[str
     return run_dir
 
 
-def weight_problems(arrays: dict[str, np.ndarray], model: Module) -> list[str]:
+def weight_problems(arrays: Mapping[str, Any], model: Module) -> list[str]:
     """Every mismatch between saved ``arrays`` and ``model``'s state: missing, unexpected,
-    wrong shape, wrong dtype, non-finite values. Empty when they fit."""
+    wrong shape, wrong dtype, non-finite values. Empty when they fit. ``arrays`` may hold
+    ``fileio.Member`` headers (names, shapes and dtypes checked before anything is unpacked)
+    or arrays (then the values are checked too). Lists of names are cut short."""
     own = model.state_dict()
     problems = []
     # BatchNorm's batch counter is optional both ways, as in load_state_dict (and PyTorch).
     missing = [k for k in own if k not in arrays and not k.endswith(OPTIONAL_SUFFIX)]
     unexpected = [k for k in arrays if k not in own and not k.endswith(OPTIONAL_SUFFIX)]
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append(name_list("missing", missing))
     if unexpected:
-        problems.append("unexpected " + ", ".join(unexpected))
+        problems.append(name_list("unexpected", unexpected))
     for k, want in own.items():
         got = arrays.get(k)
-        if got is None:
+        if got is None or len(problems) >= MAX_PROBLEMS:
             continue
-        if got.shape != want.shape:
-            problems.append(f"{k} has shape {got.shape}, expected {want.shape}")
+        if tuple(got.shape) != want.shape:
+            problems.append(f"{k} has shape {brief(tuple(got.shape), 60)}, expected "
+                            f"{want.shape}")
         elif got.dtype != want.dtype:
             problems.append(f"{k} has dtype {got.dtype}, expected {want.dtype}")
-        elif got.dtype.kind == "f" and not np.all(np.isfinite(got)):
+        elif isinstance(got, np.ndarray) and got.dtype.kind == "f" and \
+                not np.all(np.isfinite(got)):
             problems.append(f"{k} holds NaN or infinite values")
+    if len(problems) >= MAX_PROBLEMS:
+        problems.append("...")
     return problems
 
 
 def load_weights_into(model: Module, path: str | os.PathLike) -> None:
-    """Read ``path`` and load it into ``model`` after checking every name, shape and dtype."""
-    arrays = read_npz(path)
-    problems = weight_problems(arrays, model)
+    """Read ``path`` and load it into ``model`` after checking every name, shape and dtype
+    from the archive's headers, and every value once unpacked."""
+    with NpzArchive(path) as npz:
+        problems = weight_problems(npz.members, model)
+        arrays = {} if problems else npz.read()
+    problems = problems or weight_problems(arrays, model)
     if problems:
-        raise CheckpointError(f"{path}: does not match the model: " + "; ".join(problems))
+        raise CheckpointError(brief(f"{path}: does not match the model: "
+                                    + "; ".join(problems), MAX_LINE))
     model.load_state_dict(arrays)
 
 
@@ -152,15 +165,21 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 def _build(config: dict[str, Any]) -> Module:
     """The model of a checked config: from its architecture (checked against its preset's,
-    its input shape and its classes) or, in format 1, from its preset's spec."""
+    its input shape and its classes) or, in format 1, from its preset's spec (whose
+    architecture is checked the same way, size limits included, before anything is built)."""
     if "architecture" not in config:
-        return build_model(config["model"], rng=0)
-    arch = validate(config["architecture"])
-    spec = config.get("model", {"name": CUSTOM})
-    if spec.get("name") != CUSTOM and architecture_of(spec) != arch:
-        raise CheckpointError(f"'architecture' does not match the model {spec} (one of them "
-                              "was edited); remove the wrong one to use the other")
-    out = output_shape(arch, tuple(config["input_shape"]))
+        spec = config["model"]
+        arch = architecture_of(spec)
+        shape = input_shape(spec)
+    else:
+        arch = validate(config["architecture"])
+        spec = config.get("model", {"name": CUSTOM})
+        if spec.get("name") != CUSTOM and architecture_of(spec) != arch:
+            raise CheckpointError(f"'architecture' does not match the model {brief(spec, 80)} "
+                                  "(one of them was edited); remove the wrong one to use the "
+                                  "other")
+        shape = tuple(config["input_shape"])
+    out = output_shape(arch, shape)
     if out != (len(config["classes"]),):
         raise CheckpointError(f"the architecture outputs {list(out)} per sample, expected "
                               f"[{len(config['classes'])}], one score per class")
@@ -178,10 +197,10 @@ def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
         model = _build(config)
         normalize = Normalize.from_dict(config["preprocessing"])
     except (BarenetError, ArchitectureError) as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
+        raise CheckpointError(f"{path}: {brief(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - a builder choking on a damaged spec
-        raise CheckpointError(f"{path}: cannot build the model {str(config.get('model'))[:60]} "
-                              f"({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: cannot build the model {brief(config.get('model'), 60)} "
+                              f"({type(exc).__name__}: {brief(exc, 120)})") from None
     run = Run(run_dir, config, model, normalize)
     if normalize.flatten != (run.input_kind == "flat"):
         raise CheckpointError(f"{path}: model {run.name!r} takes input "

@@ -50,7 +50,7 @@ IGNORED_KEYS = {"format_version", "barenet_version", "preprocessing", "classes",
                 "architecture", "input_shape",
                 "test_accuracy", "test_loss", "val_accuracy", "val_acc", "best_epoch",
                 "epochs_completed", "stopped_early", "training_seconds", "value", "trial",
-                "seconds", "status"}
+                "seconds", "status", "searched_with", "note", "from", "settings_changed"}
 
 
 def model_name(model: Any) -> str:

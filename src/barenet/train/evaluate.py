@@ -6,6 +6,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..data.loader import random_split
+from ..errors import ConfigError
 from ..nn.functional import softmax
 from ..nn.module import Module
 from .metrics import confusion_matrix, cross_entropy, precision_recall_f1
@@ -67,6 +69,35 @@ def summarize(logits: np.ndarray, labels: np.ndarray, classes: Sequence[str]) ->
     }
 
 
+def run_split(n: int, seed: int, val_split: float) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted (train, validation) indices a run with ``seed`` and ``val_split`` draws from
+    its first ``n`` training images: the second of the four generators spawned from the seed
+    (weights, split, shuffling, augmentation). Training and ``validation_set`` both use it."""
+    split_seq = np.random.SeedSequence(seed).spawn(4)[1]
+    return random_split(n, val_split, np.random.default_rng(split_seq))
+
+
+def validation_set(run: Any, data_dir: str | None = None) -> Any:
+    """The ``Dataset`` a trained ``run`` validated on (split "val"), drawn again from its
+    training set, ``limit_train``, seed and val_split. ConfigError for a run without one."""
+    import dataclasses
+
+    from ..data.datasets import load_dataset
+
+    hyper = run.config.get("hyperparameters")
+    hyper = hyper if isinstance(hyper, dict) else {}
+    seed, frac, limit = run.config.get("seed"), hyper.get("val_split"), hyper.get("limit_train")
+    if (not isinstance(seed, int) or isinstance(frac, bool) or not isinstance(frac, (int, float))
+            or not 0 < frac < 1 or not (limit is None or isinstance(limit, int))):
+        raise ConfigError(f"{run.run_dir}: no validation split to draw again (it needs a seed and "
+                          f"a val_split > 0 from `barenet train`); use --split test or train")
+    train = load_dataset(run.dataset, "train", data_dir=data_dir)
+    images, labels = train.images[:limit], train.labels[:limit]
+    _, val_idx = run_split(len(labels), seed, frac)
+    return dataclasses.replace(train, split="val", images=images[val_idx],
+                               labels=labels[val_idx])
+
+
 def evaluate_run(run: Any, dataset: Any, limit: int | None = None) -> dict[str, Any]:
     """Evaluate a loaded ``Run`` on a ``Dataset`` (images uint8 (N, 28, 28), labels,
     classes); ``limit`` keeps the first N samples. Returns ``summarize``'s dict plus
@@ -81,4 +112,5 @@ def evaluate_run(run: Any, dataset: Any, limit: int | None = None) -> dict[str, 
     return result
 
 
-__all__ = ["EVAL_BATCH", "evaluate_arrays", "evaluate_run", "predict_logits", "summarize"]
+__all__ = ["EVAL_BATCH", "evaluate_arrays", "evaluate_run", "predict_logits", "run_split",
+           "summarize", "validation_set"]

@@ -23,6 +23,7 @@ from ..errors import CheckpointError, TrainingDiverged
 from ..nn.init import find_generators
 from ..nn.module import Module
 from ..optim import Optimizer, Scheduler
+from ..optim.scheduler_base import checked_int, checked_real
 from .evaluate import evaluate_arrays
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -217,30 +218,123 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any], best_weights: dict[str, np.ndarray]) -> None:
         """Restore ``state_dict()`` output (the model and optimizer are loaded separately).
-        Raises CheckpointError if it does not fit this trainer."""
+        Every field is checked first (``check_state``), then that it fits this trainer: its
+        epochs, generators and scheduler. Raises CheckpointError, and changes nothing, if not."""
+        gens = self.generators()
+        old = {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()}
+        sched = None
         try:
-            epoch, history = int(state["epoch"]), list(state["history"])
-            if not 0 <= epoch <= self.epochs or len(history) != epoch:
-                raise ValueError(f"epoch {epoch} with {len(history)} history rows for "
-                                 f"{self.epochs} epochs")
-            gens = self.generators()
+            check_state(state)
+            epoch, history = state["epoch"], state["history"]
+            if state["epochs"] != self.epochs:
+                raise ValueError(f"'epochs' is {state['epochs']}, the run trains {self.epochs}")
             saved = state["generators"]
             if set(saved) != set(gens):
-                raise ValueError(f"random generators {sorted(saved)}, expected {sorted(gens)}")
+                raise ValueError(f"random generators {sorted(saved)[:5]}, expected "
+                                 f"{sorted(gens)}")
             for key, gen in gens.items():
-                gen.bit_generator.state = copy.deepcopy(saved[key])
+                _check_like(saved[key], old[key], f"generator {key!r}")
             if (state["scheduler"] is None) != (self.scheduler is None):
                 raise ValueError("scheduler state does not match the configured scheduler")
+            for key, gen in gens.items():
+                try:
+                    gen.bit_generator.state = copy.deepcopy(saved[key])
+                except Exception as exc:  # noqa: BLE001 - NumPy's own check, any kind
+                    raise ValueError(f"generator {key!r}: {type(exc).__name__}: {exc}") from None
             if self.scheduler is not None:
-                self.scheduler.load_state_dict(state["scheduler"])
-            best = state["best_val_acc"]
-            self.state = TrainState(
-                epoch=epoch, history=history,
-                best_val_acc=None if best is None else float(best),
-                best_epoch=int(state["best_epoch"]), bad_epochs=int(state["bad_epochs"]),
-                stopped_early=bool(state["stopped_early"]), best_weights=best_weights)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CheckpointError(f"trainer state does not fit this run: {exc}") from None
+                before, planned = self.scheduler.state_dict(), self._planned_steps()
+                self.scheduler.load_state_dict(state["scheduler"])  # all or nothing
+                sched = before
+                if planned is not None and self._planned_steps() < planned:
+                    raise ValueError(f"the scheduler stops after {self._planned_steps()} "
+                                     f"steps (total_steps), this run is set up for {planned}")
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
+                RecursionError) as exc:
+            for key, gen in gens.items():
+                gen.bit_generator.state = old[key]
+            if sched is not None:
+                self.scheduler.load_state_dict(sched)  # the state it had: it fits
+            raise CheckpointError(f"trainer state does not fit this run: "
+                                  f"{str(exc)[:300]}") from None
+        best = state["best_val_acc"]
+        self.state = TrainState(
+            epoch=epoch, history=copy.deepcopy(history),
+            best_val_acc=None if best is None else float(best),
+            best_epoch=state["best_epoch"], bad_epochs=state["bad_epochs"],
+            stopped_early=state["stopped_early"], best_weights=best_weights)
+
+    def _planned_steps(self) -> int | None:
+        """How many steps the scheduler allows in all (None: no limit)."""
+        left = self.scheduler.steps_left()
+        return None if left is None else left + self.scheduler.last_epoch
 
 
-__all__ = ["Callback", "TrainState", "Trainer", "find_generators"]
+#: The keys of ``Trainer.state_dict()`` and of each history row.
+STATE_KEYS = ("epoch", "epochs", "history", "best_val_acc", "best_epoch", "bad_epochs",
+              "stopped_early", "finished", "generators", "scheduler")
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
+def check_state(state: Any) -> None:
+    """Check a saved trainer state on its own (types, ranges, history rows, consistency);
+    ValueError naming the first field that is wrong. Extra keys are the caller's business."""
+    if not isinstance(state, dict):
+        raise ValueError(f"expected an object, got {type(state).__name__}")
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    epochs = checked_int(state["epochs"], "'epochs'", 1)
+    epoch = checked_int(state["epoch"], "'epoch'", 0, epochs)
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != epoch:
+        raise ValueError(f"'history' must be a list of {epoch} rows (one per epoch done)")
+    for i, row in enumerate(history):
+        where = f"history[{i}]"
+        if not isinstance(row, dict) or set(row) != set(HISTORY_KEYS):
+            raise ValueError(f"{where} must be an object with keys {', '.join(HISTORY_KEYS)}")
+        if checked_int(row["epoch"], f"{where}.epoch", 0) != i + 1:
+            raise ValueError(f"{where}.epoch must be {i + 1}, got {row['epoch']}")
+        checked_real(row["train_loss"], f"{where}.train_loss")
+        checked_real(row["train_acc"], f"{where}.train_acc", 0.0, 1.0)
+        checked_real(row["val_loss"], f"{where}.val_loss", none=True)
+        checked_real(row["val_acc"], f"{where}.val_acc", 0.0, 1.0, none=True)
+        checked_real(row["lr"], f"{where}.lr", 0.0, none=True)
+        checked_real(row["seconds"], f"{where}.seconds", 0.0)
+    best_epoch = checked_int(state["best_epoch"], "'best_epoch'", min(epoch, 1), epoch)
+    best = checked_real(state["best_val_acc"], "'best_val_acc'", 0.0, 1.0, none=True)
+    if best != (history[best_epoch - 1]["val_acc"] if best_epoch else None):
+        raise ValueError(f"'best_val_acc' {best} is not the validation accuracy of "
+                         f"'best_epoch' {best_epoch}")
+    checked_int(state["bad_epochs"], "'bad_epochs'", 0, epoch)
+    for key in ("stopped_early", "finished"):
+        if not isinstance(state[key], bool):
+            raise ValueError(f"'{key}' must be true or false, got {str(state[key])[:40]}")
+    if state["finished"] != (epoch >= epochs or state["stopped_early"]):
+        raise ValueError(f"'finished' is {state['finished']} after {epoch} of {epochs} epochs")
+    if not isinstance(state["generators"], dict):
+        raise ValueError("'generators' must be an object")
+    if state["scheduler"] is not None and not isinstance(state["scheduler"], dict):
+        raise ValueError("'scheduler' must be an object or null")
+
+
+def _check_like(saved: Any, ref: Any, where: str) -> None:
+    """``saved`` has the structure of the generator state ``ref``: the same keys, the same
+    bit generator name, integers (or lists of them) where ``ref`` has them, in 0 .. 2**128."""
+    if isinstance(ref, dict):
+        if not isinstance(saved, dict) or set(saved) != set(ref):
+            raise ValueError(f"{where} must be an object with keys {sorted(ref)}")
+        for key in ref:
+            _check_like(saved[key], ref[key], f"{where}.{key}")
+    elif isinstance(ref, (np.ndarray, list)):
+        if not isinstance(saved, list) or len(saved) != len(ref):
+            raise ValueError(f"{where} must be a list of {len(ref)} integers")
+        for i, (s, r) in enumerate(zip(saved, np.asarray(ref).tolist())):
+            _check_like(s, r, f"{where}[{i}]")
+    elif isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
+        checked_int(saved, where, 0, (1 << 128) - 1)
+    elif saved != ref or type(saved) is not type(ref):
+        raise ValueError(f"{where} must be {ref!r}, got {str(saved)[:40]}")
+
+
+__all__ = ["Callback", "HISTORY_KEYS", "STATE_KEYS", "TrainState", "Trainer", "check_state",
+           "find_generators"]

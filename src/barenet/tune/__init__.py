@@ -1,7 +1,8 @@
 """Hyper-parameter tuning: a grid sweep of one parameter, or an Optuna search over several.
 
 - ``trial``: the grids and search space, ``train_trial`` (one brief training run, scored by its
-  validation accuracy, never the test set), ``best_config`` (the best trial as a config that
+  validation accuracy, never the test set), ``best_config`` (the best trial's config) and
+  ``recommended_config`` (that config without the search's short budget: best.json, which
   ``barenet train --config`` accepts);
 - ``grid``: ``sweep``, by default the learning rate from 1e-4 to 1, in one or more processes;
 - ``study``: ``search``, an Optuna study in shared storage, trials in worker processes;
@@ -12,8 +13,9 @@ Optuna and matplotlib are imported where used.
 from .figures import plot_results
 from .grid import sweep
 from .study import OPTUNA_HINT, import_optuna, open_storage, redact, search
-from .trial import DEFAULT_SEARCH, SEARCH_SPACE, SWEEP_GRIDS, best_config, check_params
+from .trial import (DEFAULT_SEARCH, SEARCH_SPACE, SWEEP_GRIDS, best_config, check_params,
+                    recommended_config)
 
 __all__ = ["DEFAULT_SEARCH", "OPTUNA_HINT", "SEARCH_SPACE", "SWEEP_GRIDS", "best_config",
-           "check_params", "import_optuna", "open_storage", "plot_results", "redact", "search",
-           "sweep"]
+           "check_params", "import_optuna", "open_storage", "plot_results", "recommended_config",
+           "redact", "search", "sweep"]

@@ -8,13 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import new_figure, save_figure
+from ..plots import new_figure, plain_numbers, save_figure, whole_number_ticks
 
 
 def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
     """accuracy_vs_<param>.png for a sweep; history.png and accuracy_vs_lr.png for a search."""
-    from matplotlib.ticker import MaxNLocator
-
     out = Path(out_dir)
     rows = [t for t in results["trials"] if t.get("value") is not None]
     written = []
@@ -33,6 +31,7 @@ def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
                         alpha=0.8, label=f"{g} (validation)" if g else "validation")
             ax.set_xscale("log")
         ax.set(xlabel=param, ylabel="accuracy", title=f"accuracy vs {param}")
+        plain_numbers(ax)
         ax.grid(True, alpha=0.3)
         ax.legend()
         written.append(save_figure(fig, out / f"accuracy_vs_{param}.png"))
@@ -44,7 +43,8 @@ def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
         ax.plot(nums, vals, "o", label="trial")
         ax.plot(nums, np.maximum.accumulate(vals), "-", label="best so far")
         ax.set(xlabel="trial", ylabel="validation accuracy", title="optimisation history")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        whole_number_ticks(ax.xaxis)
+        plain_numbers(ax)
         ax.grid(True, alpha=0.3)
         ax.legend()
         written.append(save_figure(fig, out / "history.png"))

@@ -31,12 +31,13 @@ def sweep(base: dict, param: str, values: list | None = None, jobs: int = 1,
     "trials": [{number, params, state, value, val_acc, test_accuracy, seconds, history, ...}],
     "best": {params, value, config} or None}; a diverged trial has state "DIVERGED"."""
     from ..train.config import resolve_config
+    from ..train.memory import check_memory
 
     say = progress or (lambda msg: None)
     values = list(values if values else SWEEP_GRIDS[param])
     configs = [{**base, param: v} for v in values]
-    for cfg in configs:  # every bad setting fails here, before any training
-        resolve_config(cfg)
+    for cfg in configs:  # every bad setting (or batch too large) fails here, before training
+        check_memory(resolve_config(cfg))
     trials: list[dict] = []
     if jobs > 1:
         with blas_threads(worker_threads(jobs)):

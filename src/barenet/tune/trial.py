@@ -91,8 +91,9 @@ def worker_threads(jobs: int) -> int:
 
 
 def best_config(results: dict) -> dict | None:
-    """The best trial's complete training config, keys as ``barenet train``'s flags (what
-    ``barenet train --config best.json`` reads), or None when no trial finished."""
+    """The best trial's complete training config, keys as ``barenet train``'s flags, with the
+    search's own short budget of epochs (``recommended_config`` is what best.json holds), or
+    None when no trial finished."""
     from ..train.config import resolve_config
 
     best = results.get("best")
@@ -102,3 +103,28 @@ def best_config(results: dict) -> dict | None:
     # the data subset and location are how the search was run, not what it found
     return {k: v for k, v in cfg.items()
             if k not in ("spec", "data_dir", "limit_train", "limit_test")}
+
+
+#: How a search was run rather than what it found: kept out of the config it recommends.
+SEARCH_BUDGET = ("epochs", "limit_train", "limit_test")
+
+
+def recommended_config(results: dict) -> dict | None:
+    """What best.json holds: the best trial's config for ``barenet train --config`` without
+    the search's budget (its few epochs, its data subset), which ``searched_with`` records and
+    ``note`` explains; None when no trial finished."""
+    from ..train.config import defaults_for
+
+    best = best_config(results)
+    if best is None:
+        return None
+    base = results.get("base_config") or {}
+    searched = {k: base[k] for k in SEARCH_BUDGET if base.get(k) is not None}
+    best.pop("epochs", None)
+    default = defaults_for(best)["epochs"]
+    trained = searched.get("epochs", "a few")
+    best["searched_with"] = searched
+    best["note"] = (f"each trial trained for {trained} epoch(s); epochs is left out, so barenet "
+                    f"train uses the model's default ({default}) unless --epochs is given")
+    return best
+

@@ -11,6 +11,7 @@ const state = {
   strokes: [],     // each stroke: array of [x, y] in pad pixels
   drawing: null,   // id of the pointer drawing the current stroke
   sample: null,    // {index, label, label_name, pixels} from /api/sample, drawn under the strokes
+  upload: null,    // {file, bitmap} a picture file chosen with "Upload", drawn under the strokes
   classes: [],
   generation: 0,   // bumped on clear/sample so answers to older pictures are ignored
   inflight: false,
@@ -65,6 +66,12 @@ function redraw() {
     const tile = heatCanvas(inverted, 0, 28, 28, (v) => [v, v, v]);
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(tile, 0, 0, pad.width, pad.height);
+  }
+  if (state.upload && state.upload.bitmap) {  // the whole picture, fitted and centred
+    const b = state.upload.bitmap;
+    const s = Math.min(pad.width / b.width, pad.height / b.height);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(b, (pad.width - b.width * s) / 2, (pad.height - b.height * s) / 2, b.width * s, b.height * s);
   }
   ctx.strokeStyle = "#14161f";
   ctx.fillStyle = "#14161f";
@@ -135,7 +142,7 @@ function canvasBlob() {
 
 async function send() {
   if (state.inflight) { state.pending = true; setBusy(); return; }
-  if (!state.strokes.length && !state.sample) { resetPrediction(); setBusy(); return; }
+  if (!state.strokes.length && !state.sample && !state.upload) { resetPrediction(); setBusy(); return; }
   state.inflight = true;
   setBusy();
   const generation = state.generation;
@@ -143,6 +150,10 @@ async function send() {
     let init;
     if (state.strokes.length) {
       init = { method: "POST", headers: { "Content-Type": "image/png" }, body: await canvasBlob() };
+    } else if (state.upload) {   // the file itself, as a form (multipart/form-data)
+      const form = new FormData();
+      form.append("file", state.upload.file, state.upload.file.name);
+      init = { method: "POST", body: form };
     } else {
       init = { method: "POST", headers: { "Content-Type": "application/json" },
                body: JSON.stringify({ pixels: state.sample.pixels }) };
@@ -218,12 +229,18 @@ function showPrediction(doc) {
   seen.drawImage(heatCanvas(doc.input, 0, 28, 28, (v) => [v, v, v]), 0, 0);
   showTruth(k);
   showLayers(doc.activations);
-  status(state.sample && !state.strokes.length ? "A test image, predicted." : "Keep drawing — the answer updates as you go.", false);
+  const what = state.strokes.length ? "" : state.upload ? "Your picture, predicted." : state.sample ? "A test image, predicted." : "";
+  status(what || "Keep drawing — the answer updates as you go.", false);
 }
 
 function showTruth(k) {
   const el = $("truth");
   el.replaceChildren();
+  if (state.upload) {
+    el.append(`Uploaded ${state.upload.file.name}`);
+    if (state.strokes.length) el.append(" (with your strokes)");
+    return;
+  }
   if (!state.sample) return;
   const s = state.sample;
   const mark = document.createElement("span");
@@ -340,7 +357,7 @@ async function loadWeights() {
 function undo() {
   state.drawing = null;
   if (state.strokes.length) state.strokes.pop();
-  else if (state.sample) { state.sample = null; state.generation++; }
+  else if (state.sample || state.upload) { state.sample = null; state.upload = null; state.generation++; }
   redraw();
   schedule();
 }
@@ -349,6 +366,7 @@ function clearAll() {
   state.drawing = null;
   state.strokes = [];
   state.sample = null;
+  state.upload = null;
   state.generation++;
   redraw();
   resetPrediction();
@@ -361,14 +379,34 @@ async function randomSample() {
   state.drawing = null;
   state.strokes = [];
   state.sample = doc;
+  state.upload = null;
   state.generation++;
   redraw();
   schedule();
 }
 
+// A picture file: shown on the pad, sent as it is (the server preprocesses it).
+async function uploadPicture(ev) {
+  const file = ev.target.files && ev.target.files[0];
+  ev.target.value = "";   // choosing the same file again fires "change" again
+  if (!file) return;
+  const upload = { file, bitmap: null };
+  state.drawing = null;
+  state.strokes = [];
+  state.sample = null;
+  state.upload = upload;
+  state.generation++;
+  resetPrediction();
+  redraw();
+  schedule();   // the file is sent as it is; showing it on the pad can come later
+  try { upload.bitmap = await createImageBitmap(file); } catch (err) { return; /* the server says why */ }
+  if (state.upload === upload) redraw();
+}
+
 $("undo").addEventListener("click", undo);
 $("clear").addEventListener("click", clearAll);
 $("sample").addEventListener("click", randomSample);
+$("upload").addEventListener("change", uploadPicture);
 document.addEventListener("keydown", (ev) => {
   if ((ev.ctrlKey || ev.metaKey) && ev.key === "z") { ev.preventDefault(); undo(); }
   else if (ev.key === "Escape") clearAll();
