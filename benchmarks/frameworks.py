@@ -34,23 +34,16 @@ def cli_hparams(model_name: str) -> dict[str, Any]:
 
 # -- barenet ------------------------------------------------------------------------------------
 def barenet_optimizer(params: list, hp: dict[str, Any]) -> optim.Optimizer:
-    """The optimizer ``hp`` names, built as ``barenet train`` builds it."""
-    name, lr, mom, wd = hp["optimizer"], hp["lr"], hp["momentum"], hp["weight_decay"]
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=mom, weight_decay=wd)
-    if name in ("adam", "adamw"):
-        cls = optim.Adam if name == "adam" else optim.AdamW
-        return cls(params, lr=lr, betas=(mom, 0.999), weight_decay=wd)
-    if name == "rmsprop":
-        return optim.RMSprop(params, lr=lr, momentum=mom, weight_decay=wd)
-    raise ValueError(f"benchmark: unsupported optimizer {name!r}")
+    """The optimizer ``hp`` names, built by the function ``barenet train`` uses."""
+    from barenet.train.factories import make_optimizer
+    return make_optimizer(hp["optimizer"], params, hp["lr"], hp["momentum"], hp["weight_decay"])
 
 
 def barenet_scheduler(opt: optim.Optimizer, hp: dict[str, Any], steps_per_epoch: int):
     """(scheduler or None, interval) for ``hp["scheduler"]``, as ``barenet train`` makes it."""
     if hp["scheduler"] in (None, "none"):
         return None, "epoch"
-    from barenet.train.api import make_scheduler
+    from barenet.train.factories import make_scheduler
     sched = make_scheduler(hp["scheduler"], opt, hp["epochs"], steps_per_epoch, hp)
     return sched, "epoch" if sched is None else sched.interval
 
