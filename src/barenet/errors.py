@@ -30,3 +30,14 @@ class ImageError(BarenetError):
 
 class TrainingDiverged(BarenetError):
     """The loss became NaN or infinite during training."""
+
+
+MAX_MESSAGE = 200  # characters of a value or message quoted in an error
+
+
+def brief(text: object, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line, cut to ``limit`` characters with a note of how much was cut."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"

@@ -407,3 +407,14 @@ def test_two_trainings_with_the_default_out_get_a_directory_each(tmp_path):
     assert [rc for rc, _, _ in results] == [0, 0], results
     runs = sorted((tmp_path / "runs").iterdir())
     assert len(runs) == 2 and all((r / "config.json").exists() for r in runs)
+
+
+def test_an_error_about_a_huge_value_stays_one_short_line(tmp_path, capsys):
+    """A config whose value is enormous (200,000 widths) is refused in one short line."""
+    from barenet.cli.main import main
+    config = tmp_path / "huge.json"
+    config.write_text(json.dumps({"model": {"name": "mlp", "hidden": [1] * 200_000}}))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 1200, len(err)
+    assert "hidden" in err and not (tmp_path / "run").exists()

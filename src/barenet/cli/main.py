@@ -11,11 +11,13 @@ import sys
 
 from .. import __version__
 from ..allocator import keep_freed_memory
-from ..errors import BarenetError
+from ..errors import BarenetError, brief
 from .common import lowercase_names
 
 SUBCOMMANDS = ["train", "evaluate", "data", "models", "predict", "plot", "tune", "compare", "serve",
                "runs"]
+#: Characters of an error message printed; the rest is summarised as "(N more characters)"
+MAX_ERROR = 1000
 #: Commands that train, for which freed memory is kept for reuse (a server must give it back)
 TRAINING = {"train", "tune", "compare"}
 
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         keep_freed_memory()  # CNN training 10-12% faster: no page faults on every step's arrays
     try:
         return int(args.func(args) or 0)
-    except BarenetError as exc:
-        print(f"barenet: error: {exc}", file=sys.stderr)
+    except BarenetError as exc:  # one line, however large the value it quotes
+        print(f"barenet: error: {brief(exc, MAX_ERROR)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("barenet: interrupted", file=sys.stderr)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, brief
 from ..nn.architecture import ArchitectureError, build, count_numbers, validate
 from ..nn.init import as_generator
 from ..nn.module import Module
@@ -86,7 +86,7 @@ def _name_of(spec: Any) -> str:
     if isinstance(spec, str):
         return spec
     if not isinstance(spec, dict) or "name" not in spec:
-        raise ConfigError(f"model spec must be a dict with a 'name', got {spec!r}")
+        raise ConfigError(f"model spec must be a dict with a 'name', got {brief(repr(spec))}")
     return spec["name"]
 
 
@@ -122,7 +122,7 @@ def build_model(spec: dict | str, rng: np.random.Generator | int | None = None) 
     try:
         return REGISTRY[full["name"]].build(full, gen)
     except (ValueError, TypeError) as exc:  # a layer refused a setting from the spec
-        raise ConfigError(f"model {full['name']!r}: invalid spec {full}: {exc}") from None
+        raise ConfigError(f"model {full['name']!r}: invalid spec {brief(full)}: {exc}") from None
 
 
 def architecture_of(spec: dict | str) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def architecture_of(spec: dict | str) -> dict[str, Any]:
     try:
         return validate(entry.architecture(full))
     except ArchitectureError as exc:
-        raise ConfigError(f"model {full['name']!r}: invalid spec {full}: {exc}") from None
+        raise ConfigError(f"model {full['name']!r}: invalid spec {brief(full)}: {exc}") from None
 
 
 def model_input(spec: dict | str) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..atomic import (atomic_save_npz, atomic_write, atomic_write_bytes, atomic_write_json,
                       deferred_interrupt, jsonable, remove_stale_temp_files)
-from ..errors import CheckpointError
+from ..errors import MAX_MESSAGE, CheckpointError, brief  # brief, MAX_MESSAGE: re-exported
 
 MAX_JSON_BYTES = 64 << 20      # a run's JSON file (config.json, trainer.json, --config FILE)
 MAX_NPZ_BYTES = 2 << 30        # every array of an .npz together, once unpacked
@@ -32,17 +32,8 @@ MAX_NPZ_MEMBERS = 50_000       # arrays in one .npz
 MIN_BOMB_BYTES = 64 << 20      # an archive may always unpack to this much ...
 MAX_EXPANSION = 100            # ... or to this many times its size on disk, no more
 MAX_DEFLATE_RATIO = 1100       # deflate cannot do better than ~1032:1: more is a lie
-MAX_MESSAGE = 200              # characters of a value or message quoted in an error
 CHUNK = 1 << 22                # bytes read at a time when unpacking a member
 _DTYPE_KINDS = "biufcSU"       # numbers, bools and text: never objects, records or voids
-
-
-def brief(text: Any, limit: int = MAX_MESSAGE) -> str:
-    """``text`` on one line, cut to ``limit`` characters with a note of how much was cut."""
-    text = " ".join(str(text).split())
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 def name_list(what: str, names: Iterable[str], show: int = 3) -> str:
