@@ -1,10 +1,9 @@
-"""The figures of a training run, as PNG files (matplotlib's Agg renderer, no window, no pyplot),
-and the two helpers every figure uses: ``new_figure`` and ``save_figure``.
+"""The figures of a training run, as PNG files (matplotlib's Agg renderer, no window, no pyplot).
 
-Features draw their own figures with those helpers (``barenet.tune.figures``,
-``barenet.compare.figures``). Matplotlib is imported inside the functions, so ``import barenet``
-needs only NumPy. Each function writes one PNG atomically (``barenet.atomic``) and returns its
-path.
+They are drawn with the helpers of ``barenet.figures`` (``new_figure``, ``save_figure``, ...),
+as are the features' own figures (``barenet.tune.figures``, ``barenet.compare.figures``).
+Matplotlib is imported inside the functions, so ``import barenet`` needs only NumPy. Each
+function writes one PNG atomically and returns its path.
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write
+from .figures import new_figure, plain_numbers, save_figure, whole_number_ticks  # noqa: F401
 
 #: The files ``plot_run`` writes into a run directory.
 RUN_PLOTS = {
@@ -25,40 +24,6 @@ RUN_PLOTS = {
     "weights": "first_layer_weights.png",
     "per_class": "per_class_accuracy.png",
 }
-
-
-def new_figure(width: float, height: float) -> Any:
-    """A matplotlib Figure (inches) not tied to pyplot, laid out with constrained layout."""
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def save_figure(fig: Any, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (``atomic_write``); return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
-
-
-def whole_number_ticks(axis: Any) -> None:
-    """Ticks of ``axis`` (``ax.xaxis``) at whole numbers only (epochs, trials), even for one."""
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-
-
-def plain_numbers(ax: Any, rel_span: float = 0.01) -> None:
-    """Plain y tick labels, never an offset such as ``1e-8+2.164479e-1``: values that nearly
-    agree get a y range of at least ``rel_span`` of their size, so they read as equal."""
-    from matplotlib.ticker import ScalarFormatter
-
-    ax.yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
-    low, high = ax.get_ylim()
-    span = rel_span * max(abs(low), abs(high))
-    if 0 < high - low < span:
-        mid = (low + high) / 2
-        ax.set_ylim(mid - span / 2, mid + span / 2)
 
 
 def best_epoch_of(history: Sequence[dict]) -> int | None:
@@ -344,17 +309,20 @@ def plot_run(run_dir: str | os.PathLike, history: Sequence[dict] | None,
 
 
 def read_metrics_csv(path: str | os.PathLike) -> list[dict]:
-    """Per-epoch rows of a run's metrics.csv as dicts of floats ([] when there is no file)."""
+    """Per-epoch rows of a run's metrics.csv as dicts of floats; [] when there is no such
+    regular file or it cannot be read (it is read as untrusted: bounded, never a FIFO)."""
     import csv
+    import io
 
-    path = Path(path)
-    if not path.is_file():
+    from .errors import CheckpointError
+    from .train.fileio import MAX_JSON_BYTES, read_bounded
+
+    try:
+        text = read_bounded(path, MAX_JSON_BYTES, "a metrics CSV file").decode("utf-8", "replace")
+    except CheckpointError:
         return []
-    rows = []
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            rows.append({k: _num(v) for k, v in row.items() if k is not None})
-    return rows
+    return [{k: _num(v) for k, v in row.items() if k is not None}
+            for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
 def _num(v: str | None) -> float | None:

@@ -48,3 +48,22 @@ def test_plot_of_a_missing_run_is_one_line(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("barenet: error: ") and "nope" in err[0]
+
+
+def test_a_fifo_as_metrics_csv_never_blocks_plot(run_dir, tmp_path):
+    """metrics.csv is read as an untrusted file: a FIFO is refused at once (the curves then
+    come from trainer.json), never waited on."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    (run / "metrics.csv").unlink()
+    os.mkfifo(run / "metrics.csv")
+    proc = subprocess.run([sys.executable, "-m", "barenet", "plot", str(run), "--out",
+                           str(tmp_path / "figs"), "--limit", "100"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert_png(tmp_path / "figs" / RUN_PLOTS["curves"])

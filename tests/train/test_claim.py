@@ -134,3 +134,27 @@ def test_a_file_system_without_hard_links_still_gets_exclusive_claims(tmp_path, 
             claim_dir(tmp_path / "r")
     assert not (tmp_path / "r").exists()
     assert not list(tmp_path.iterdir())   # no temporary files left behind
+
+
+def test_a_directory_created_by_another_process_meanwhile_is_claimed(tmp_path, monkeypatch):
+    """The race a full test run once hit: the directory is absent when first looked at, and
+    another process creates it before this one does; that is no reason to refuse."""
+    from pathlib import Path
+
+    d = tmp_path / "r"
+    real_is_dir = Path.is_dir
+    calls = []
+
+    def racing_is_dir(self):
+        if self == d and not calls:
+            calls.append(1)
+            d.mkdir()          # the other process wins the mkdir right after our look
+            return False
+        return real_is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", racing_is_dir)
+    claim = claim_dir(d)
+    try:
+        assert claim.held and not claim.created and (d / LOCK).exists()
+    finally:
+        claim.release()

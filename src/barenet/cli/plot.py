@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     run_ = load_run(args.run)
     test = load_dataset(run_.dataset, "test", data_dir=run_.data_dir(args.data_dir))
     result = evaluate_run(run_, test, limit=args.limit)
-    history = plots.read_metrics_csv(Path(args.run) / "metrics.csv")
+    history = plots.read_metrics_csv(Path(args.run) / "metrics.csv") or run_.history
     out = Path(args.out) if args.out else Path(args.run)
     written = plots.plot_run(out, history, result, run_, dataset=test)
     print(f"test accuracy {result['accuracy']:.4f} on {result['n']} images; "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import new_figure, plain_numbers, save_figure, whole_number_ticks
+from ..figures import new_figure, plain_numbers, save_figure, whole_number_ticks
 
 
 def plot_comparison(result: dict, path: str | os.PathLike) -> Path:

@@ -7,7 +7,8 @@ from . import kernels, lr_scheduler
 from .adam import Adam, AdamW
 from .lr_scheduler import (CosineAnnealingLR, ExponentialLR, LRScheduler, OneCycleLR,
                            ReduceLROnPlateau, StepLR)
-from .optimizer import Optimizer, flatten_state, unflatten_state
+from .optimizer import Optimizer
+from .state_io import flatten_state, unflatten_state
 from .rmsprop import RMSprop
 from .scheduler_base import Scheduler
 from .sgd import SGD

@@ -12,8 +12,8 @@ or its in-place kernel from ``kernels.py`` while ``kernels.enabled()``.
     {"state": {0: {"step": 3, "exp_avg": ndarray, ...}, ...},
      "param_groups": [{"lr": 0.001, ..., "params": [0, 1, 2]}]}
 
-``flatten_state`` splits it into NumPy arrays (for an ``.npz``) and a JSON-able dict;
-``unflatten_state`` puts it back together.
+``state_io.py`` stores it without pickle: ``flatten_state`` splits it into NumPy arrays (for an
+``.npz``) and a JSON-able dict; ``unflatten_state`` puts it back together.
 """
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from ..nn.module import Parameter
 from .kernels import Scratch
 
 StateDict = dict[str, Any]
-FORMAT_VERSION = 1
 
 
 class Optimizer:
@@ -292,63 +291,3 @@ def _state_value(name: str, value: Any, p: Parameter, where: str) -> Any:
     out = np.empty_like(p.data)  # the parameter's memory layout
     out[...] = arr
     return out
-
-
-def _json_scalar(value: Any, where: str) -> Any:
-    """A JSON-able copy of a hyper-parameter or scalar state value."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (tuple, list)):
-        return [_json_scalar(v, where) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"{where}: cannot store a {type(value).__name__} in JSON")
-
-
-def flatten_state(state_dict: StateDict) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Split an optimizer state_dict into ``(arrays, meta)``: arrays for ``np.savez`` under keys
-    ``"state.<index>.<name>"``, and a JSON-able ``meta`` holding everything else."""
-    arrays: dict[str, np.ndarray] = {}
-    state_meta: dict[str, dict[str, Any]] = {}
-    for index, entry in state_dict["state"].items():
-        out: dict[str, Any] = {}
-        for name, value in entry.items():
-            if isinstance(value, np.ndarray):
-                key = f"state.{int(index)}.{name}"
-                arrays[key] = value
-                out[name] = {"array": key}
-            else:
-                out[name] = _json_scalar(value, f"state {index} {name!r}")
-        state_meta[str(int(index))] = out
-    groups = [{k: _json_scalar(v, f"param_groups {k!r}") for k, v in g.items()}
-              for g in state_dict["param_groups"]]
-    meta = {"format_version": FORMAT_VERSION, "state": state_meta, "param_groups": groups}
-    return arrays, meta
-
-
-def unflatten_state(arrays: Any, meta: dict[str, Any]) -> StateDict:
-    """Inverse of ``flatten_state``: ``arrays`` is any mapping (a dict, an ``NpzFile``)."""
-    if not isinstance(meta, dict) or not {"state", "param_groups"} <= set(meta):
-        raise ValueError("optimizer state meta: expected a dict with 'state' and 'param_groups'")
-    version = meta.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        raise ValueError(f"optimizer state meta: format_version {version!r}, expected "
-                         f"{FORMAT_VERSION}")
-    state: dict[int, dict[str, Any]] = {}
-    for index, entry in meta["state"].items():
-        out: dict[str, Any] = {}
-        for name, value in entry.items():
-            if isinstance(value, dict):
-                key = value.get("array")
-                if key not in arrays:
-                    raise ValueError(f"optimizer state: array {key!r} for parameter {index} "
-                                     f"{name!r} is missing")
-                out[name] = np.array(arrays[key], copy=True)
-            else:
-                out[name] = value
-        state[int(index)] = out
-    groups = []
-    for g in meta["param_groups"]:
-        groups.append({k: (tuple(v) if isinstance(v, list) and k != "params" else v)
-                       for k, v in g.items()})
-    return {"state": state, "param_groups": groups}

@@ -206,9 +206,7 @@ def claim_dir(path: str | os.PathLike) -> Claim:
     """
     path = Path(path)
     created = False
-    if not path.is_dir():
-        if path.exists() or path.is_symlink():
-            raise ConfigError(f"{path}: exists and is not a directory")
+    if not path.is_dir():  # another process may create it meanwhile: mkdir decides
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.mkdir()

@@ -27,7 +27,8 @@ from ..errors import CheckpointError
 from ..optim import flatten_state, unflatten_state
 from .checkpoint import MAX_LINE, METRICS, TRAINER, WEIGHTS, weight_problems
 from .fileio import NpzArchive, brief, name_list, read_json, remove_stale_temp_files
-from .trainer import STATE_KEYS, Trainer, check_state
+from .trainer import Trainer
+from .trainer_state import STATE_KEYS, check_state
 
 RESUME = "resume.npz"
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import new_figure, plain_numbers, save_figure, whole_number_ticks
+from ..figures import new_figure, plain_numbers, save_figure, whole_number_ticks
 
 
 def plot_results(results: dict, out_dir: str | os.PathLike) -> list[Path]:
