@@ -17,21 +17,6 @@ from barenet.train.checkpoint import FORMAT_VERSION
 from barenet.train.resume import RESUME, read_resume_state, save_training_state
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ckpt") / "run"
-    train_model({"limit_train": 300, "limit_test": 100, "epochs": 1, "hidden": 8,
-                 "batch_size": 100}, out, plots=False)
-    return out
-
-
-@pytest.fixture
-def copy(run_dir, tmp_path):
-    dst = tmp_path / "run"
-    shutil.copytree(run_dir, dst)
-    return dst
-
-
 def test_load_run_round_trip(run_dir):
     run = load_run(run_dir)
     assert run.dataset == "mnist" and run.classes == [str(i) for i in range(10)]

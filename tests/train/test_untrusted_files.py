@@ -20,27 +20,12 @@ from hypothesis import strategies as st
 from barenet import atomic
 from barenet.cli.main import main
 from barenet.errors import CheckpointError
-from barenet.train import load_run, train_model
+from barenet.train import load_run
 from barenet.train import fileio
 from barenet.train.checkpoint import write_run
 
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_run_mlp"
 MAX_LINE = 500  # an error line a person can read (the path included)
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("untrusted") / "run"
-    train_model({"limit_train": 300, "limit_test": 100, "epochs": 1, "hidden": 8,
-                 "batch_size": 100}, out, plots=False)
-    return out
-
-
-@pytest.fixture
-def copy(run_dir, tmp_path):
-    dst = tmp_path / "run"
-    shutil.copytree(run_dir, dst)
-    return dst
 
 
 def legacy_copy(tmp_path, **changes):
