@@ -1,0 +1,101 @@
+"""Input gradients, d log p(class) / d pixel, and the fast gradient sign method.
+
+A model takes normalised inputs x = (p - mean) / std, where p are the pixels in [0, 1]
+(shapes: p (B, 28, 28); x (B, 784) or (B, 1, 28, 28)). One backward pass from the log-probability
+gives dL/dx, and the chain rule through the normalisation is one division:
+
+    d log p(c) / dp = d log p(c) / dx * dx/dp = d log p(c) / dx / std
+
+The gradient of log softmax(z)_c with respect to the logits z is onehot(c) - softmax(z), so the
+backward pass starts from that (B, 10) array. Parameters' ``.grad`` are zeroed afterwards: asking
+why never changes what a later training step would do.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.transforms import Normalize
+from ..nn.functional import one_hot, softmax
+from ..nn.init import as_generator
+from ..nn.module import Module
+
+SIDE = 28
+
+
+def pixels_to_input(pixels: np.ndarray, normalize: Normalize, dtype: np.dtype) -> np.ndarray:
+    """Pixels in [0, 1], (B, 28, 28) -> the model's input, (B, 784) or (B, 1, 28, 28), in
+    ``dtype``: the same (p - mean) / std that ``Normalize`` computes from uint8 p * 255."""
+    p = np.asarray(pixels, dtype=dtype)
+    if p.ndim != 3 or p.shape[1:] != (SIDE, SIDE):
+        raise ValueError(f"expected pixels of shape (B, {SIDE}, {SIDE}), got {p.shape}")
+    x = (p - dtype.type(normalize.mean)) / dtype.type(normalize.std)
+    return x.reshape(len(p), -1) if normalize.flatten else x.reshape(len(p), 1, SIDE, SIDE)
+
+
+def _model_dtype(model: Module) -> np.dtype:
+    params = model.parameters()
+    return np.dtype(params[0].data.dtype) if params else np.dtype(np.float32)
+
+
+def input_gradient(model: Module, normalize: Normalize, pixels: np.ndarray,
+                   targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """d log p(target) / d pixel for each picture, and the logits.
+
+    pixels: floats in [0, 1], (B, 28, 28). targets: int class per picture (B,), or None for
+    each picture's predicted class. Returns (gradient (B, 28, 28), logits (B, classes)), both
+    in the model's dtype. The model runs in eval mode (BatchNorm uses its running statistics,
+    Dropout is off), so the gradient explains the prediction the model actually makes.
+    """
+    model.eval()
+    dtype = _model_dtype(model)
+    x = pixels_to_input(pixels, normalize, dtype)
+    logits = model(x)                                     # (B, classes)
+    if targets is None:
+        targets = logits.argmax(axis=1)
+    targets = np.asarray(targets, dtype=np.int64).reshape(-1)
+    if targets.shape != (len(x),):
+        raise ValueError(f"expected {len(x)} targets, got {targets.shape[0]}")
+    if len(x) and (targets.min() < 0 or targets.max() >= logits.shape[1]):
+        raise ValueError(f"target classes must be in 0..{logits.shape[1] - 1}")
+    grad_logits = one_hot(targets, logits.shape[1], dtype) - softmax(logits, axis=1)
+    grad_x = model.backward(grad_logits.astype(dtype, copy=False))   # d log p / dx
+    model.zero_grad()
+    grad_p = grad_x.reshape(len(x), SIDE, SIDE) / dtype.type(normalize.std)
+    return grad_p, logits
+
+
+def smooth_gradient(model: Module, normalize: Normalize, pixels: np.ndarray,
+                    targets: np.ndarray | None = None, samples: int = 25, sigma: float = 0.15,
+                    rng: np.random.Generator | int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """SmoothGrad: the input gradient averaged over ``samples`` copies of each picture with
+    Gaussian noise of standard deviation ``sigma`` (pixels span [0, 1]) added. The class is the
+    prediction on the clean picture unless ``targets`` says otherwise.
+
+    Returns (averaged gradient (B, 28, 28), logits of the clean pictures (B, classes)).
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    gen = as_generator(rng)
+    _, logits = input_gradient(model, normalize, pixels, targets)
+    if targets is None:
+        targets = logits.argmax(axis=1)
+    p = np.asarray(pixels, dtype=np.float64)
+    total = np.zeros(p.shape, dtype=np.float64)
+    for _ in range(samples):
+        noisy = p + gen.normal(0.0, sigma, size=p.shape)
+        total += input_gradient(model, normalize, noisy, targets)[0]
+    return (total / samples).astype(logits.dtype), logits
+
+
+def fgsm(model: Module, normalize: Normalize, pixels: np.ndarray, labels: np.ndarray,
+         eps: float) -> np.ndarray:
+    """The fast gradient sign method: x_adv = clip(p + eps * sign(d loss / dp), 0, 1), with
+    loss the cross-entropy of the true ``labels`` (B,). Since loss = -log p(label), the sign
+    of its gradient is minus that of ``input_gradient`` for the label. Returns (B, 28, 28)."""
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a non-negative number, got {eps}")
+    p = np.asarray(pixels)
+    if eps == 0:
+        return p.copy()
+    grad_logp, _ = input_gradient(model, normalize, p, labels)
+    return np.clip(p - eps * np.sign(grad_logp), 0.0, 1.0).astype(p.dtype, copy=False)
