@@ -14,8 +14,8 @@ from ..allocator import keep_freed_memory
 from ..errors import BarenetError, brief
 from .common import lowercase_names
 
-SUBCOMMANDS = ["train", "evaluate", "data", "models", "predict", "plot", "tune", "compare", "serve",
-               "runs"]
+SUBCOMMANDS = ["train", "evaluate", "data", "models", "predict", "explain", "attack", "plot", "tune",
+               "compare", "serve", "export", "runs"]
 #: Characters of an error message printed; the rest is summarised as "(N more characters)"
 MAX_ERROR = 1000
 #: Commands that train, for which freed memory is kept for reuse (a server must give it back)

@@ -4,5 +4,6 @@ Everything here works on pixels in [0, 1], the 28x28 picture a person sees; the 
 through the run's normalisation, so the gradients are with respect to those pixels.
 """
 from .gradients import fgsm, input_gradient, pixels_to_input, smooth_gradient
+from .record import explain
 
-__all__ = ["fgsm", "input_gradient", "pixels_to_input", "smooth_gradient"]
+__all__ = ["explain", "fgsm", "input_gradient", "pixels_to_input", "smooth_gradient"]

@@ -1,0 +1,46 @@
+"""One explanation as data: the fields ``barenet explain --json`` prints per picture and
+``POST /api/explain`` answers, built in one place so the two always agree."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..nn.functional import softmax
+from .gradients import input_gradient, smooth_gradient
+
+#: Most noisy copies ``--smooth`` may ask for (each costs one forward and backward pass)
+MAX_SMOOTH = 200
+
+
+def explain(run: Any, pixels: np.ndarray, target: int | None = None,
+            smooth: int = 0, rng: int = 0) -> list[dict[str, Any]]:
+    """For pictures in [0, 1], (B, 28, 28), and a loaded ``Run``: per picture a dict with
+    ``prediction`` (class index), ``label`` (its name), ``probabilities`` (one per class),
+    ``target`` (the class explained: ``target`` or the prediction) and ``input_gradient``
+    (28x28 nested lists of d log p(target) / d pixel; averaged over ``smooth`` noisy copies
+    when ``smooth`` > 0)."""
+    n_classes = len(run.classes)
+    if target is not None and not 0 <= int(target) < n_classes:
+        raise ValueError(f"target class must be in 0..{n_classes - 1}, got {target}")
+    if not 0 <= int(smooth) <= MAX_SMOOTH:
+        raise ValueError(f"smooth must be in 0..{MAX_SMOOTH}, got {smooth}")
+    pixels = np.asarray(pixels, dtype=np.float32)
+    targets = None if target is None else np.full(len(pixels), int(target))
+    if smooth:
+        grad, logits = smooth_gradient(run.model, run.normalize, pixels, targets,
+                                       samples=int(smooth), rng=rng)
+    else:
+        grad, logits = input_gradient(run.model, run.normalize, pixels, targets)
+    probs = softmax(logits.astype(np.float64), axis=1)
+    out = []
+    for i in range(len(pixels)):
+        pred = int(logits[i].argmax())
+        out.append({
+            "prediction": pred,
+            "label": run.classes[pred],
+            "probabilities": [float(v) for v in probs[i]],
+            "target": pred if target is None else int(target),
+            "input_gradient": [[float(v) for v in row] for row in grad[i]],
+        })
+    return out
