@@ -267,3 +267,10 @@ def test_corrupt_deflate_data_is_reported_as_gzip(tmp_path):
     with pytest.raises(IDXError, match="gzip") as err:
         read_idx(path)
     assert isinstance(err.value.__cause__, (type(None), zlib.error))
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "labels.gz"
+    os.mkfifo(fifo)       # nothing ever writes: a plain open() would wait forever
+    with pytest.raises(IDXError, match="labels.gz: not a regular file"):
+        read_idx(fifo)

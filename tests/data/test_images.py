@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -281,3 +282,10 @@ def test_exif_rotation_is_applied_to_a_reduced_photo():
     gray = from_bytes(_encode(Image.fromarray(a), "JPEG", exif=exif.tobytes(), quality=95))
     assert gray.shape[0] > gray.shape[1]               # now portrait
     assert gray[5, -5] < 0.2 and gray[5, 5] > 0.8      # the corner went to the top right
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "digit.png"
+    os.mkfifo(fifo)       # nothing ever writes: opening it for reading would wait forever
+    with pytest.raises(ImageError, match="digit.png: not a regular file"):
+        load_image(fifo)

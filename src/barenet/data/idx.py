@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import IDXError
+from ..regular_file import open_regular
 
 #: IDX dtype code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -131,7 +132,8 @@ def read_idx(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> np.ndarray:
 def _read(path: str | os.PathLike, max_bytes: int, digest) -> np.ndarray:
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
+        f, _ = open_regular(name, "an IDX file", IDXError, missing="file not found")
+        with f:
             if f.read(2) == _GZIP_MAGIC:
                 f.seek(0)
                 try:
@@ -148,10 +150,6 @@ def _read(path: str | os.PathLike, max_bytes: int, digest) -> np.ndarray:
                     raise IDXError(f"{name}: {what} ({exc})") from None
             f.seek(0)
             return _parse(f, name, max_bytes, digest)
-    except FileNotFoundError:
-        raise IDXError(f"{name}: file not found") from None
-    except IsADirectoryError:
-        raise IDXError(f"{name}: is a directory, expected an IDX file") from None
     except IDXError:
         raise
     except OSError as exc:

@@ -17,11 +17,12 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..errors import ImageError
+from ..regular_file import open_regular
 
 #: Largest picture accepted, in pixels (a 48-megapixel photo fits); larger is treated as a bomb.
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -49,14 +50,11 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS,
     (a decompression bomb).
     """
     name = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise ImageError(f"{name}: no such file")
-    if p.is_dir():
-        raise ImageError(f"{name}: is a directory, expected a picture file")
-    if p.stat().st_size == 0:
-        raise ImageError(f"{name}: empty file, expected a picture (PNG, JPEG, BMP or GIF)")
-    return _decode(p, name, max_pixels, max_side)
+    f, size = open_regular(path, "a picture file", ImageError, missing="no such file")
+    with f:
+        if size == 0:
+            raise ImageError(f"{name}: empty file, expected a picture (PNG, JPEG, BMP or GIF)")
+        return _decode(f, name, max_pixels, max_side)
 
 
 def from_bytes(data: bytes, name: str = "upload", max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -70,7 +68,7 @@ def from_bytes(data: bytes, name: str = "upload", max_pixels: int = DEFAULT_MAX_
     return _decode(io.BytesIO(data), name, max_pixels, max_side)
 
 
-def _decode(source: Path | io.BytesIO, name: str, max_pixels: int,
+def _decode(source: BinaryIO, name: str, max_pixels: int,
             max_side: int | None) -> np.ndarray:
     """Open, check the size before decoding, decode, reduce and convert to gray; errors ->
     ImageError."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..atomic import (atomic_save_npz, atomic_write, atomic_write_bytes, atomic_write_json,
                       deferred_interrupt, jsonable, remove_stale_temp_files)
+from .. import regular_file
 from ..errors import MAX_MESSAGE, CheckpointError, brief  # brief, MAX_MESSAGE: re-exported
 
 MAX_JSON_BYTES = 64 << 20      # a run's JSON file (config.json, trainer.json, --config FILE)
@@ -48,28 +49,8 @@ def name_list(what: str, names: Iterable[str], show: int = 3) -> str:
 
 def open_regular(path: str | os.PathLike, expected: str) -> tuple[BinaryIO, int]:
     """``(binary file, size)`` of ``path`` if it is a regular file; CheckpointError naming it
-    otherwise. Opened with O_NONBLOCK, so a FIFO never blocks, then checked with ``fstat``."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | \
-        getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a directory, expected {expected}") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise CheckpointError(f"{path}: is a directory, expected {expected}")
-        if not stat.S_ISREG(info.st_mode):
-            raise CheckpointError(f"{path}: not a regular file (a FIFO, device or socket), "
-                                  f"expected {expected}")
-        return os.fdopen(fd, "rb"), info.st_size
-    except BaseException:
-        os.close(fd)
-        raise
+    otherwise (see ``barenet.regular_file``: a FIFO never blocks)."""
+    return regular_file.open_regular(path, expected, CheckpointError)
 
 
 def read_bounded(path: str | os.PathLike, cap: int, expected: str) -> bytes:
