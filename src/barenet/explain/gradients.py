@@ -7,7 +7,8 @@ gives dL/dx, and the chain rule through the normalisation is one division:
     d log p(c) / dp = d log p(c) / dx * dx/dp = d log p(c) / dx / std
 
 The gradient of log softmax(z)_c with respect to the logits z is onehot(c) - softmax(z), so the
-backward pass starts from that (B, 10) array. Parameters' ``.grad`` are zeroed afterwards: asking
+backward pass starts from that (B, 10) array (``log_softmax_gradient``, which keeps 1 - p_c
+accurate when p_c rounds to 1). Parameters' ``.grad`` are zeroed afterwards: asking
 why never changes what a later training step would do.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.transforms import Normalize
-from ..nn.functional import one_hot, softmax
+from ..nn.functional import softmax
 from ..nn.init import as_generator
 from ..nn.module import Module
 
@@ -24,12 +25,35 @@ SIDE = 28
 
 def pixels_to_input(pixels: np.ndarray, normalize: Normalize, dtype: np.dtype) -> np.ndarray:
     """Pixels in [0, 1], (B, 28, 28) -> the model's input, (B, 784) or (B, 1, 28, 28), in
-    ``dtype``: the same (p - mean) / std that ``Normalize`` computes from uint8 p * 255."""
+    ``dtype``: x = (p - mean) / std, computed as ``Normalize`` does, 255 p * (1 / (255 std))
+    - mean / std, so that pixels u / 255 of uint8 images u give in float32 exactly the input
+    ``Normalize(u)`` gives (255 * float32(u / 255) is u again): at eps 0 an attack sees the
+    model ``evaluate`` sees, bit for bit."""
+    dtype = np.dtype(dtype)
     p = np.asarray(pixels, dtype=dtype)
     if p.ndim != 3 or p.shape[1:] != (SIDE, SIDE):
         raise ValueError(f"expected pixels of shape (B, {SIDE}, {SIDE}), got {p.shape}")
-    x = (p - dtype.type(normalize.mean)) / dtype.type(normalize.std)
+    scale = dtype.type(1.0 / (255.0 * normalize.std))
+    x = (p * dtype.type(255)) * scale - dtype.type(normalize.mean / normalize.std)
     return x.reshape(len(p), -1) if normalize.flatten else x.reshape(len(p), 1, SIDE, SIDE)
+
+
+def log_softmax_gradient(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """d log softmax(z)_c / dz = onehot(c) - softmax(z), (B, classes), for logits z (B,
+    classes) and classes c (B,).
+
+    The target's entry 1 - p_c is computed as the sum of the other probabilities: for a
+    confident prediction p_c rounds to 1 and 1 - p_c to 0, which would drop the
+    whole d z_c / dx term from the input gradient (only the runner-up classes' terms would
+    be left); the sum of the others keeps it to full relative precision.
+    """
+    p = softmax(logits, axis=1)
+    rows = np.arange(len(p))
+    p[rows, targets] = 0
+    rest = p.sum(axis=1)                # sum over j != c of p_j = 1 - p_c, accurately
+    g = -p
+    g[rows, targets] = rest
+    return g
 
 
 def _model_dtype(model: Module) -> np.dtype:
@@ -57,7 +81,7 @@ def input_gradient(model: Module, normalize: Normalize, pixels: np.ndarray,
         raise ValueError(f"expected {len(x)} targets, got {targets.shape[0]}")
     if len(x) and (targets.min() < 0 or targets.max() >= logits.shape[1]):
         raise ValueError(f"target classes must be in 0..{logits.shape[1] - 1}")
-    grad_logits = one_hot(targets, logits.shape[1], dtype) - softmax(logits, axis=1)
+    grad_logits = log_softmax_gradient(logits, targets)
     grad_x = model.backward(grad_logits.astype(dtype, copy=False))   # d log p / dx
     model.zero_grad()
     grad_p = grad_x.reshape(len(x), SIDE, SIDE) / dtype.type(normalize.std)
@@ -92,10 +116,23 @@ def fgsm(model: Module, normalize: Normalize, pixels: np.ndarray, labels: np.nda
     """The fast gradient sign method: x_adv = clip(p + eps * sign(d loss / dp), 0, 1), with
     loss the cross-entropy of the true ``labels`` (B,). Since loss = -log p(label), the sign
     of its gradient is minus that of ``input_gradient`` for the label. Returns (B, 28, 28)."""
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a non-negative number, got {eps}")
+    _check_eps(eps)
     p = np.asarray(pixels)
     if eps == 0:
         return p.copy()
     grad_logp, _ = input_gradient(model, normalize, p, labels)
+    return sign_step(p, grad_logp, eps)
+
+
+def sign_step(pixels: np.ndarray, grad_logp: np.ndarray, eps: float) -> np.ndarray:
+    """The FGSM step from a gradient already computed: clip(p - eps * sign(d log p(label) /
+    dp), 0, 1), (B, 28, 28) in the pixels' (float) dtype. One gradient serves every eps, so
+    an attack at several strengths costs one backward pass."""
+    _check_eps(eps)
+    p = np.asarray(pixels)
     return np.clip(p - eps * np.sign(grad_logp), 0.0, 1.0).astype(p.dtype, copy=False)
+
+
+def _check_eps(eps: float) -> None:
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a non-negative number, got {eps}")

@@ -44,3 +44,15 @@ def explain(run: Any, pixels: np.ndarray, target: int | None = None,
             "input_gradient": [[float(v) for v in row] for row in grad[i]],
         })
     return out
+
+
+def strongest(gradient: np.ndarray, pixels: np.ndarray) -> dict[str, Any]:
+    """Where a (28, 28) gradient is strongest, for pixels (28, 28) in [0, 1]: ``peak``
+    [row, col] of its largest |value|, ``value`` there, and ``on_ink``, the share of the
+    total |gradient| on the pixels brighter than 0.5 (the strokes; 0 for a zero gradient)."""
+    g = np.asarray(gradient, dtype=np.float64)
+    mag = np.abs(g)
+    r, c = np.unravel_index(int(np.argmax(mag)), g.shape)
+    total = float(mag.sum())
+    on_ink = float(mag[np.asarray(pixels) > 0.5].sum()) / total if total > 0 else 0.0
+    return {"peak": [int(r), int(c)], "value": float(g[r, c]), "on_ink": on_ink}
