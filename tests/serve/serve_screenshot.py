@@ -3,7 +3,8 @@ that writes the README screenshot.
 
     python tests/serve/serve_screenshot.py RUN_DIR docs/serve-screenshot.png
 
-starts a server on a free port for RUN_DIR, draws a digit stroke by stroke and saves the page.
+starts a server on a free port for RUN_DIR, draws a digit stroke by stroke, asks why, teaches
+the page's copy of the network that the digit is an 8 (3 steps) and saves the page.
 Uses Debian's /usr/bin/chromium through Python Playwright (never ``playwright install``).
 """
 from __future__ import annotations
@@ -70,6 +71,38 @@ def settled_prediction(page: Any) -> str:
     return page.locator("#pred-digit").inner_text()
 
 
+def bar_probabilities(page: Any, selector: str) -> list[float]:
+    """The percentages shown in a list of bars (``#bars`` or ``#teach-bars``), as fractions."""
+    texts = page.locator(f"{selector} li .pct").all_inner_texts()
+    return [float(t.rstrip("%")) / 100 for t in texts]
+
+
+def ask_why(page: Any, target: int | None = None) -> str:
+    """Press "Why this answer?" (or click class ``target`` in the prediction list) and wait
+    for the heatmap; returns the explanation's text."""
+    page.locator("#why-card").evaluate("(el) => { el.dataset.state = 'asked'; }")
+    if target is None:
+        page.click("#why")
+    else:
+        page.locator("#bars li").nth(target).click()
+    page.wait_for_selector("#why-card[data-state='ready']", state="attached", timeout=60_000)
+    return page.locator("#why-text").inner_text()
+
+
+def teach(page: Any, label: int, steps: int = 1, lr: float | None = None) -> str:
+    """Pick ``label``, set the steps (and learning rate), press "Teach it" and wait for the
+    answer; returns the status line."""
+    page.locator("#teach-labels button").nth(label).click()
+    page.locator("#teach-steps").fill(str(steps))
+    if lr is not None:
+        page.fill("#teach-lr", str(lr))
+    page.locator("#teach-card").evaluate("(el) => { el.dataset.state = 'asked'; }")
+    page.click("#teach")
+    page.wait_for_selector("#teach-card[data-state='done'], #teach-card[data-state='error']",
+                           state="attached", timeout=120_000)
+    return page.locator("#teach-status").inner_text()
+
+
 def main(argv: list[str]) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -88,12 +121,14 @@ def main(argv: list[str]) -> int:
             page = open_page(browser, server.url)
             draw(page, THREE)
             digit = settled_prediction(page)
+            ask_why(page)
+            lesson = teach(page, 8, steps=3)
             page.screenshot(path=out, full_page=True)
             browser.close()
     finally:
         server.shutdown()
         server.server_close()
-    print(f"predicted {digit}; wrote {Path(out)}")
+    print(f"predicted {digit}; {lesson}; wrote {Path(out)}")
     return 0
 
 

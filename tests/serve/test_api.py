@@ -44,7 +44,11 @@ def test_page_and_static_files(client) -> None:
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert b'<canvas id="pad"' in body and b"/static/app.js" in body
     assert "default-src 'self'" in headers["content-security-policy"]
-    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+    for name in ("views.js", "app.js", "why.js", "teach.js"):
+        assert f'src="/static/{name}"'.encode() in body
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css"),
+                       ("views.js", "text/javascript"), ("why.js", "text/javascript"),
+                       ("teach.js", "text/javascript")):
         status, headers, body = client.request("GET", f"/static/{name}")
         assert status == 200 and headers["content-type"].startswith(kind) and body
     status, headers, body = client.request("HEAD", "/")

@@ -1,12 +1,14 @@
 """End to end in a real headless browser (Debian's Chromium driven by Playwright): load the page,
 draw digits stroke by stroke with the mouse, watch the prediction appear and change, upload a
-picture file, screenshot.
+picture file, screenshot; ask why (the input-gradient heatmap, for the prediction and for a
+clicked class) and teach the page's own copy of the network.
 
 Set ``BARENET_SERVE_SCREENSHOT=path.png`` to also save the final screenshot there.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -121,4 +123,65 @@ def test_draw_digits_and_watch_the_prediction_change(browser, server, run, test_
     page.set_input_files("#upload", files=[{"name": "notes.txt", "mimeType": "text/plain",
                                             "buffer": b"hello"}])
     sync_api.expect(page.locator("#status")).to_contain_text("not a picture")
+    page.close()
+
+
+def _ink(page, canvas: str) -> list[int]:
+    """The red and blue channel sums of a 28x28 canvas (a heatmap's two colours)."""
+    return page.evaluate("""(id) => {
+        const d = document.getElementById(id).getContext('2d').getImageData(0, 0, 28, 28).data;
+        let r = 0, b = 0; for (let i = 0; i < d.length; i += 4) { r += d[i]; b += d[i + 2]; }
+        return [r, b]; }""", canvas)
+
+
+def test_ask_why_and_teach_the_network(browser, server, run) -> None:
+    page = ui.open_page(browser, server.url)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    assert page.locator("#teach").is_disabled()      # nothing drawn, no label picked
+
+    ui.draw(page, ui.ZERO)
+    assert ui.settled_prediction(page) == "0"
+    blank = _ink(page, "why-heat")
+    text = ui.ask_why(page)
+    assert "log p(0)" in text and "predicted class" in text
+    mine = _ink(page, "why-heat")
+    assert mine != blank                               # a heatmap is drawn ...
+    colours = page.evaluate("""() => {
+        const d = document.getElementById('why-heat').getContext('2d').getImageData(0, 0, 28, 28).data;
+        let red = 0, blue = 0;
+        for (let i = 0; i < d.length; i += 4) { red += d[i] > d[i + 2] + 40; blue += d[i + 2] > d[i] + 40; }
+        return [red, blue]; }""")
+    assert colours[0] > 0 and colours[1] > 0          # ... on a diverging map: both signs
+    assert page.locator("#bars li.why").nth(0).get_attribute("data-k") == "0"
+
+    # clicking another class explains that class
+    text = ui.ask_why(page, target=6)
+    assert "log p(6)" in text and "clicked" in text
+    assert _ink(page, "why-heat") != mine
+    assert page.locator("#bars li.why").get_attribute("data-k") == "6"
+
+    # teach the copy that this 0 is a 6: p(6) rises, the page's own prediction does not change
+    before = ui.bar_probabilities(page, "#bars")
+    status = ui.teach(page, 6, steps=3, lr=0.05)
+    assert page.locator("#teach-card").get_attribute("data-state") == "done", status
+    after = ui.bar_probabilities(page, "#teach-bars")
+    assert len(after) == 10 and after[6] > before[6] + 0.01, (before, after)
+    assert "3 steps" in status and "Your copy has taken 3 steps" in status
+    assert page.locator("#teach-norms .norm").count() == 2     # the MLP's two Linear layers
+    assert page.locator("#teach-moved canvas").count() >= 1
+    assert re.match(r"\d+\.\d% → \d+\.\d% since", page.locator("#teach-acc-text").inner_text())
+    assert ui.bar_probabilities(page, "#bars") == before
+
+    # again in the same session: the copy keeps learning
+    status = ui.teach(page, 6, steps=1)
+    assert "taken 4 steps" in status
+    # reset: the copy has the trained weights again
+    page.click("#teach-reset")
+    sync_api.expect(page.locator("#teach-status")).to_contain_text("trained weights again")
+    assert page.locator("#teach-result").is_hidden()
+    status = ui.teach(page, 6, steps=1)
+    assert "taken 1 step." in status
+    assert not errors, errors
     page.close()

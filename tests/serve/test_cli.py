@@ -71,6 +71,11 @@ def test_bad_arguments_are_one_line_errors(run_dir, tmp_path, capsys) -> None:
     assert "--port" in capsys.readouterr().err
     assert main(["serve", str(run_dir), "--timeout", "0"]) == 1
     assert "--timeout" in capsys.readouterr().err
+    for flag, value in (("--max-sessions", "0"), ("--session-memory", "0"),
+                        ("--session-idle", "0"), ("--session-idle", "nan")):
+        assert main(["serve", str(run_dir), flag, value]) == 1
+        err = capsys.readouterr().err
+        assert flag in err and err.count("\n") == 1
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -85,6 +90,7 @@ def test_help_has_examples(capsys) -> None:
         main(["serve", "--help"])
     out = capsys.readouterr().out
     assert "--port" in out and "examples:" in out and "/api/predict" in out
+    assert "/api/explain" in out and "/api/learn" in out and "--max-sessions" in out
 
 
 def _hammer(url: str, stop: threading.Event) -> int:

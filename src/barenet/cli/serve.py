@@ -10,7 +10,9 @@ from ..errors import ConfigError
 DESCRIPTION = """\
 Serve a trained run on a small local web page: draw a digit (mouse or touch), see the
 prediction update as you draw, the 28x28 picture the network sees, every hidden layer's
-activations and the first layer's weights. Also a JSON API:
+activations and the first layer's weights; ask why (the input gradient of any class as a
+heatmap) and teach a private copy of the network your drawing with a few SGD steps. Also a
+JSON API:
 
   GET  /api/model     the network: layers, parameter counts, dataset, classes, test accuracy
   GET  /api/sample    a random test image (784 pixels in 0..255) and its label
@@ -18,6 +20,17 @@ activations and the first layer's weights. Also a JSON API:
   POST /api/predict   a picture (Content-Type image/png, preprocessed like `barenet predict`),
                       a form upload with one picture (multipart/form-data, as `curl -F` sends)
                       or JSON {"pixels": [784 numbers in 0..255, MNIST-style]}
+  POST /api/explain   the same bodies (+ "target", "smooth"): the fields of `barenet explain
+                      --json`, with the input gradient d log p(target) / d pixel (28x28)
+  POST /api/learn     JSON {"pixels", "label", "steps": 1..10, "lr", "token"}: SGD steps on
+                      the session's private copy of the model (no token: a new session);
+                      probabilities before and after, gradient norms per layer, how the first
+                      layer's weights moved, accuracy on the first 1,000 test images per step
+  POST /api/learn/reset  JSON {"token"}: the copy gets the run's weights back
+
+Learning runs in eval mode (BatchNorm keeps its running statistics, dropout is off) and never
+writes the run directory. Sessions are bounded by --max-sessions and --session-memory (the one
+idle longest is dropped first) and expire after --session-idle minutes.
 
 Listens on loopback only unless --host says otherwise, and answers only requests whose Host
 header is localhost or the address it listens on (against DNS rebinding; --allow-host adds
@@ -30,7 +43,9 @@ EPILOG = """examples:
   barenet serve runs/cnn --host 0.0.0.0 --allow-host mybox.lan   reachable as mybox.lan
   curl -s -F file=@digit.png http://127.0.0.1:8000/api/predict
   curl -s --data-binary @digit.png -H 'Content-Type: image/png' \\
-       http://127.0.0.1:8000/api/predict"""
+       http://127.0.0.1:8000/api/predict
+  curl -s --data-binary @digit.png -H 'Content-Type: image/png' \\
+       'http://127.0.0.1:8000/api/explain?target=3'"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -50,6 +65,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                              "localhost and the listening address are always answered")
     parser.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
                         help="time a request may take to arrive whole (default: 15)")
+    parser.add_argument("--max-sessions", type=int, default=32, metavar="N",
+                        help="learning sessions (private model copies) kept at once (default: 32)")
+    parser.add_argument("--session-memory", type=int, default=256, metavar="MB",
+                        help="memory all learning sessions may hold together (default: 256 MB)")
+    parser.add_argument("--session-idle", type=float, default=15.0, metavar="MINUTES",
+                        help="a learning session unused this long expires (default: 15)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.set_defaults(func=run)
     return parser
@@ -73,11 +94,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-body must be positive, got {args.max_body}")
     if not 0 < args.timeout <= 3600:
         raise ConfigError(f"--timeout must be in (0, 3600] seconds, got {args.timeout:g}")
+    if not 1 <= args.max_sessions <= 10_000:
+        raise ConfigError(f"--max-sessions must be in 1..10000, got {args.max_sessions}")
+    if not 1 <= args.session_memory <= 1_000_000:
+        raise ConfigError(f"--session-memory must be in 1..1000000 MB, got {args.session_memory}")
+    if not 0 < args.session_idle <= 24 * 60:
+        raise ConfigError(f"--session-idle must be in (0, 1440] minutes, got "
+                          f"{args.session_idle:g}")
     run_ = load_run(args.run)
     try:
         server = make_server(run_, args.host, args.port, max_body=args.max_body,
                              log=_log if args.verbose else _errors_only, timeout=args.timeout,
-                             allow_hosts=args.allow_host)
+                             allow_hosts=args.allow_host, max_sessions=args.max_sessions,
+                             max_session_bytes=args.session_memory * 2**20,
+                             session_ttl=args.session_idle * 60)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: "
                           f"{exc.strerror or exc}") from None

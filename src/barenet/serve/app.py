@@ -14,6 +14,13 @@ Routes (served by ``server.py``)::
                            JSON {"pixels": 784 numbers in 0..255, MNIST-style: light ink on black,
                            already centred} -> {"prediction", "label", "probabilities", "input",
                            "activations"} (see ``Predictor.predict``)
+    POST /api/explain      the same bodies, with JSON fields (or query parameters for a picture)
+                           "target" (a class, default: the prediction) and "smooth" (noisy
+                           copies averaged, 0..50) -> the fields of ``barenet explain --json``:
+                           {"prediction", "label", "probabilities", "target", "input_gradient"}
+    POST /api/learn        JSON {"pixels", "label", "steps", "lr", "token"}: SGD steps on a
+                           private copy of the model (see ``learn_api``)
+    POST /api/learn/reset  JSON {"token"}: that copy gets the run's weights back
 
 At most ``max_decoding`` pictures are preprocessed at once (each may take tens of MB for a
 moment); the others wait their turn, for at most ``timeout`` seconds (then 503).
@@ -22,7 +29,6 @@ Every problem with a request is an ``HTTPError``: a 4xx status and a one-line me
 """
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -32,29 +38,31 @@ import numpy as np
 from .. import __version__
 from ..errors import BarenetError, ImageError
 from ..nn.init import as_generator
+from .errors import HTTPError
+from .explain_api import MAX_SMOOTH, Explainer
 from .inference import Predictor, parse_pixels, png_to_mnist
+from .jsonbody import int_field, parse_object
+from .learn_api import Learning
 from .multipart import FormError, file_from_form
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
 MAX_BODY = 2 * 1024 * 1024
-
-
-class HTTPError(Exception):
-    """An error answered as JSON ``{"error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+PIXELS = '{"pixels": [784 numbers in 0..255]}'
 
 
 class App:
-    """What the handlers share: the predictor, the page's files, the test set (loaded lazily)."""
+    """What the handlers share: the predictor, the explainer, the learning sessions, the page's
+    files, the test set (loaded lazily). ``max_sessions``, ``max_session_bytes`` and
+    ``session_ttl`` (seconds idle) bound the learning sessions, ``max_learning`` the learning
+    calls run at once (see ``learn_api``)."""
 
     def __init__(self, run: Any, max_body: int = MAX_BODY,
                  log: Callable[[str], None] | None = None, seed: int | None = None,
-                 timeout: float = 15.0, max_decoding: int = 2) -> None:
+                 timeout: float = 15.0, max_decoding: int = 2, max_sessions: int = 32,
+                 max_session_bytes: int = 256 * 2**20, session_ttl: float = 900.0,
+                 max_learning: int = 2, clock: Callable[[], float] | None = None) -> None:
         if max_decoding < 1:
             raise ValueError(f"max_decoding must be at least 1, got {max_decoding}")
         self.run = run
@@ -70,6 +78,9 @@ class App:
         self._test_lock = threading.Lock()
         self._weights = self.predictor.weights()
         self._model_info = self._describe()
+        self.learning = Learning(run, self.test_set, self.timeout, max_sessions,
+                                 max_session_bytes, session_ttl, max_learning, clock)
+        self.explainer = Explainer(run, self.learning.teacher.copy(), self.timeout)
 
     def _describe(self) -> dict:
         """The answer of ``GET /api/model``, computed once."""
@@ -133,25 +144,77 @@ class App:
         return {"index": i, "label": label, "label_name": self.predictor.classes[label],
                 "pixels": ds.images[i].reshape(-1).astype(int).tolist()}
 
+    def post(self, path: str, content_type: str, body: bytes,
+             query: dict[str, list[str]]) -> dict:
+        """Answer a POST route (the body is whole and within the size limit)."""
+        if path == "/api/predict":
+            return self.predict(content_type, body)
+        if path == "/api/explain":
+            return self.explain(content_type, body, query)
+        if path == "/api/learn/reset":
+            return self.learning.reset(self._json_body(content_type, body, '{"token": "..."}'))
+        doc = self._json_body(content_type, body, PIXELS[:-1] + ', "label": 0..9}')
+        return self.learning.learn(doc, self._pixels(doc))
+
     def predict(self, content_type: str, body: bytes) -> dict:
         """Decode a request body (picture, form with a picture, or JSON pixels) and predict;
         ``content_type`` is the whole header (a form's boundary is in it). Bad input -> 4xx."""
+        return self.predictor.predict(self.decode(content_type, body)[0])
+
+    def explain(self, content_type: str, body: bytes, query: dict[str, list[str]]) -> dict:
+        """``POST /api/explain``: a body as for ``predict``; options "target" and "smooth" from
+        a JSON body, or from the query string for a picture."""
+        image, doc = self.decode(content_type, body)
+        if doc is None:
+            doc = {}
+            for name in ("target", "smooth"):
+                if name in query:
+                    try:
+                        doc[name] = int(query[name][0][:20])
+                    except ValueError:
+                        raise HTTPError(400, f"'{name}' must be an integer, got "
+                                             f"{query[name][0][:20]!r}") from None
+        target = doc.get("target")
+        if target is not None:
+            target = int_field(doc, "target", 0, len(self.predictor.classes) - 1)
+        smooth = int_field(doc, "smooth", 0, MAX_SMOOTH, default=0)
+        return self.explainer.explain(image, target, smooth)
+
+    def decode(self, content_type: str, body: bytes) -> tuple[np.ndarray, dict | None]:
+        """A request body -> (uint8 (28, 28) picture, the JSON object or None for a picture)."""
         if not body:
             raise HTTPError(400, "empty body: send a picture (image/png) or JSON {\"pixels\": [...]}")
         media = content_type.split(";")[0].strip().lower()
         try:
             if media.startswith("image/"):
-                image = self.decode_picture(body)
-            elif media == "multipart/form-data":
-                image = self.decode_picture(file_from_form(content_type, body).data)
-            elif media == "application/json":
-                image = parse_pixels(_parse_json(body).get("pixels"))
-            else:
-                raise HTTPError(415, f"unsupported Content-Type {media or '(none)'!r}: use "
-                                     "image/png, multipart/form-data or application/json")
+                return self.decode_picture(body), None
+            if media == "multipart/form-data":
+                return self.decode_picture(file_from_form(content_type, body).data), None
+            if media == "application/json":
+                doc = _parse_json(body)
+                return self._pixels(doc), doc
+            raise HTTPError(415, f"unsupported Content-Type {media or '(none)'!r}: use "
+                                 "image/png, multipart/form-data or application/json")
         except (ImageError, FormError) as exc:
             raise HTTPError(400, str(exc)) from exc
-        return self.predictor.predict(image)
+
+    @staticmethod
+    def _json_body(content_type: str, body: bytes, expected: str) -> dict:
+        """A JSON object body (415 for another Content-Type, 400 for an empty or bad one)."""
+        media = content_type.split(";")[0].strip().lower()
+        if media != "application/json":
+            raise HTTPError(415, f"unsupported Content-Type {media or '(none)'!r}: send "
+                                 f"application/json {expected}")
+        if not body:
+            raise HTTPError(400, f"empty body: send JSON {expected}")
+        return parse_object(body, expected)
+
+    @staticmethod
+    def _pixels(doc: dict) -> np.ndarray:
+        try:
+            return parse_pixels(doc.get("pixels"))
+        except ImageError as exc:
+            raise HTTPError(400, str(exc)) from exc
 
     def decode_picture(self, data: bytes) -> np.ndarray:
         """A picture's bytes -> uint8 (28, 28), at most ``max_decoding`` at once."""
@@ -176,27 +239,9 @@ def _decode_picture(body: bytes, log: Callable[[str], None] | None) -> np.ndarra
         raise ImageError(f"upload: not a readable picture ({type(exc).__name__})") from exc
 
 
-def _parse_int(digits: str) -> int:
-    """A JSON integer, refused beyond 20 digits (Python would spend quadratic time on
-    thousands, and no pixel needs them)."""
-    if len(digits) > 20:
-        raise HTTPError(400, f"bad JSON: an integer of {len(digits)} digits")
-    return int(digits)
-
-
-def _reject_constant(name: str) -> None:
-    raise HTTPError(400, f"bad JSON: {name} is not allowed")
-
-
 def _parse_json(body: bytes) -> dict:
     """A JSON object with a "pixels" key, or HTTPError 400 (NaN/Infinity literals refused)."""
-    try:
-        doc = json.loads(body.decode("utf-8"), parse_constant=_reject_constant,
-                         parse_int=_parse_int)
-    except UnicodeDecodeError:
-        raise HTTPError(400, "bad JSON: the body is not UTF-8") from None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        raise HTTPError(400, f"bad JSON: {str(exc)[:120]}") from None
-    if not isinstance(doc, dict) or "pixels" not in doc:
-        raise HTTPError(400, "bad JSON: expected an object {\"pixels\": [784 numbers in 0..255]}")
+    doc = parse_object(body, PIXELS)
+    if "pixels" not in doc:
+        raise HTTPError(400, f"bad JSON: expected an object {PIXELS}")
     return doc

@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .. import __version__
-from .app import STATIC_TYPES, App, HTTPError
+from .app import STATIC_TYPES, App
 from .connections import DeadlineReader
+from .errors import HTTPError
 
 
 _DIGITS = re.compile(r"[0-9]{1,18}")  # a Content-Length: plain digits, no sign, no "_"
@@ -40,7 +41,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = f"barenet/{__version__}"
     GET_ROUTES = {"/", "/index.html", "/favicon.ico", "/api/model", "/api/weights",
                   "/api/sample"}
-    POST_ROUTES = {"/api/predict"}
+    POST_ROUTES = {"/api/predict", "/api/explain", "/api/learn", "/api/learn/reset"}
 
     @property
     def app(self) -> App:
@@ -124,7 +125,8 @@ class Handler(BaseHTTPRequestHandler):
             if method in ("GET", "HEAD"):
                 self._get(path, parse_qs(url.query))
             elif body is not None:
-                self._json(200, self.app.predict(self.headers.get("Content-Type", ""), body))
+                self._json(200, self.app.post(path, self.headers.get("Content-Type", ""), body,
+                                              parse_qs(url.query)))
             elif path in self.POST_ROUTES:
                 raise HTTPError(405, f"{method} not allowed on {path}: use POST", {"Allow": "POST"})
             elif path in self.GET_ROUTES or self._static_name(path):

@@ -205,21 +205,33 @@ class Predictor:
                 for (name, layer), out in zip(self.chain, self._outs)]
 
     def weights(self, max_units: int = MAX_UNITS) -> dict | None:
-        """The first weighted layer's weights as small images: a Linear on 784 inputs gives one
-        28x28 image per unit, a conv gives one kH x kW image per filter (averaged over input
-        channels). At most ``max_units``; None if the first layer is neither."""
-        for name, layer in (self.chain or []):
-            w = getattr(getattr(layer, "weight", None), "data", None)
-            if w is None:
-                continue
-            if w.ndim == 2 and w.shape[1] == 784:
-                imgs, kind = w.reshape(-1, 28, 28), "dense"
-            elif w.ndim == 4:
-                imgs, kind = w.mean(axis=1), "conv"
-            else:
-                return None
-            shown = imgs[:max_units].astype(np.float64)
-            return {"layer": f"{name} {type(layer).__name__}", "kind": kind,
-                    "count": int(imgs.shape[0]), "shape": list(shown.shape),
-                    "values": np.round(shown, DIGITS).reshape(-1).tolist()}
+        """The first weighted layer's weights as small images: see ``first_layer_images``."""
+        first = first_weighted(self.chain)
+        return None if first is None else first_layer_images(first[0], first[1],
+                                                             first[1].weight.data, max_units)
+
+
+def first_weighted(chain: list[tuple[str, Module]] | None) -> tuple[str, Module] | None:
+    """The first leaf layer with a ``weight`` parameter, as (dotted name, layer), or None."""
+    for name, layer in (chain or []):
+        if getattr(getattr(layer, "weight", None), "data", None) is not None:
+            return name, layer
+    return None
+
+
+def first_layer_images(name: str, layer: Module, w: np.ndarray,
+                       max_units: int = MAX_UNITS) -> dict | None:
+    """Weights ``w`` shaped like ``layer.weight`` (the weights themselves, or how they changed)
+    as small images: a Linear on 784 inputs gives one 28x28 image per unit, a conv gives one
+    kH x kW image per filter (averaged over input channels). At most ``max_units``; None if
+    the layer is neither. -> {"layer", "kind", "count", "shape", "values"}."""
+    if w.ndim == 2 and w.shape[1] == 784:
+        imgs, kind = w.reshape(-1, 28, 28), "dense"
+    elif w.ndim == 4:
+        imgs, kind = w.mean(axis=1), "conv"
+    else:
         return None
+    shown = imgs[:max_units].astype(np.float64)
+    return {"layer": f"{name} {type(layer).__name__}", "kind": kind,
+            "count": int(imgs.shape[0]), "shape": list(shown.shape),
+            "values": np.round(shown, DIGITS).reshape(-1).tolist()}

@@ -87,14 +87,20 @@ class Server(ThreadingHTTPServer):
 def make_server(run: Any, host: str = "127.0.0.1", port: int = 8000, *,
                 max_body: int = MAX_BODY, log: Callable[[str], None] | None = None,
                 seed: int | None = None, timeout: float = 15.0, max_connections: int = 64,
-                allow_hosts: list[str] | tuple[str, ...] = (), max_decoding: int = 2) -> Server:
+                allow_hosts: list[str] | tuple[str, ...] = (), max_decoding: int = 2,
+                max_sessions: int = 32, max_session_bytes: int = 256 * 2**20,
+                session_ttl: float = 900.0, max_learning: int = 2) -> Server:
     """A ready-to-start server for a loaded run; ``port=0`` picks a free port (see ``.url``).
     ``timeout``: seconds a request may take to arrive whole (and an answer to leave);
     ``allow_hosts``: Host names answered besides loopback names and the listening address
     (``"*"``: any); ``max_decoding``: pictures preprocessed at once; ``seed``: for
-    ``/api/sample``. Call ``serve_forever()`` (blocks), then ``shutdown()`` from another thread
-    and ``server_close()``."""
+    ``/api/sample``; ``max_sessions``, ``max_session_bytes``, ``session_ttl`` (seconds idle):
+    bounds on the learning sessions, ``max_learning``: learning calls run at once. Call
+    ``serve_forever()`` (blocks), then ``shutdown()`` from another thread and
+    ``server_close()``."""
     app = App(run, max_body=max_body, log=log, seed=seed, timeout=timeout,
-              max_decoding=max_decoding)
+              max_decoding=max_decoding, max_sessions=max_sessions,
+              max_session_bytes=max_session_bytes, session_ttl=session_ttl,
+              max_learning=max_learning)
     return Server((host, int(port)), app, max_connections=max_connections,
                   allow_hosts=allow_hosts)
