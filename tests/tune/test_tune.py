@@ -40,6 +40,28 @@ def test_bad_params(params, search, match):
 def test_redact_hides_only_the_password():
     assert study.redact("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
     assert study.redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+    # a password repeated elsewhere in the URL (e.g. in its query) is hidden there too
+    assert study.redact("postgresql://bob:s3cret@db/x?options=s3cret") == \
+        "postgresql://bob:***@db/x?options=***"
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("postgresql://bob:pw@db/x", "postgresql+psycopg://bob:pw@db/x"),
+    ("postgres://bob:pw@db:5433/x", "postgresql+psycopg://bob:pw@db:5433/x"),
+    ("PostgreSQL://db/x", "postgresql+psycopg://db/x"),
+    ("postgresql+psycopg://bob@db/x", "postgresql+psycopg://bob@db/x"),
+    ("postgresql+psycopg2://bob@db/x", "postgresql+psycopg2://bob@db/x"),   # its own driver
+    ("sqlite:////tmp/postgresql://x.db", "sqlite:////tmp/postgresql://x.db"),
+    ("mysql://bob@db/x", "mysql://bob@db/x")])
+def test_storage_url_names_the_postgresql_driver_the_extra_installs(url, expected):
+    assert tune.storage_url(url) == expected
+
+
+def test_sampler_seeds_differ_between_workers_and_processes_and_repeat():
+    seeds = [s for joined in range(3) for s in study.sampler_seeds(7, joined, 4)]
+    assert len(set(seeds)) == 12 and all(0 <= s < 2**32 for s in seeds)
+    assert study.sampler_seeds(7, 1, 4) == seeds[4:8]
+    assert study.sampler_seeds(-1, 0, 1) != study.sampler_seeds(0, 0, 1)
 
 
 def test_sweep_picks_the_best_and_records_divergence(monkeypatch, tmp_path):

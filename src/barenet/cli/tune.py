@@ -21,8 +21,11 @@ Without --trials: a sweep of one parameter over a grid -- by default the learnin
 With --trials N: an Optuna search (pip install "barenet[tune]") over lr, batch_size, hidden,
 optimizer and weight_decay (or the --param names given) until the study has N finished trials.
 The study lives in --storage (default sqlite:///DIR/study.db), so --jobs J worker processes,
-or other machines given the same PostgreSQL URL and --study name, share it; re-running the
-same command continues an interrupted study, and a larger N extends it.
+or other machines given the same PostgreSQL URL and --study name, share it (they may start at
+the same moment; each stops once the study has N finished trials); re-running the same command
+continues an interrupted study, and a larger N extends it. A PostgreSQL URL is written
+postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE (the psycopg driver comes with the extra); the
+password is shown and saved as ***.
 
 Writes DIR/results.json (every trial and the best config), DIR/best.json (train with it:
 barenet train --config DIR/best.json; it leaves out the trials' few epochs, so training uses
@@ -55,8 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--jobs", type=int, default=1, metavar="J",
                         help="trials in parallel, one process each (default: 1)")
     parser.add_argument("--storage", metavar="URL",
-                        help="Optuna storage: sqlite:///path.db or postgresql://... "
-                        "(default: sqlite:///DIR/study.db)")
+                        help="Optuna storage: sqlite:///path.db or "
+                        "postgresql://user:pw@host[:port]/db (default: sqlite:///DIR/study.db)")
     parser.add_argument("--study", metavar="NAME", help="study name (default: barenet-<DIR name>)")
     parser.add_argument("--epochs", type=int, default=2, metavar="N",
                         help="epochs per trial (default: 2)")
@@ -150,7 +153,7 @@ def _continues_study(out: Path, args: argparse.Namespace) -> bool:
     """True if DIR holds the search this command continues: its default study.db, or a
     results.json of the same study and storage."""
     from ..train.fileio import read_json
-    from ..tune import redact
+    from ..tune import redact, storage_url
 
     if args.overwrite or not out.is_dir():
         return False
@@ -162,7 +165,7 @@ def _continues_study(out: Path, args: argparse.Namespace) -> bool:
         return False
     study = args.study or f"barenet-{out.resolve().name}"
     return (res.get("mode") == "optuna" and res.get("study") == study
-            and res.get("storage") == redact(args.storage))
+            and res.get("storage") == redact(storage_url(args.storage)))
 
 
 def _report(out: Path, results: dict, overwrite: bool) -> int:

@@ -6,16 +6,19 @@
   ``barenet train --config`` accepts);
 - ``grid``: ``sweep``, by default the learning rate from 1e-4 to 1, in one or more processes;
 - ``study``: ``search``, an Optuna study in shared storage, trials in worker processes;
+- ``storage``: ``open_storage`` and ``join_study`` (sqlite or PostgreSQL, safe when several
+  processes or machines start together), ``storage_url`` and ``redact`` (no password shown);
 - ``figures``: ``plot_results``, the figures of either kind of results.
 
 Optuna and matplotlib are imported where used.
 """
 from .figures import plot_results
 from .grid import sweep
-from .study import OPTUNA_HINT, import_optuna, open_storage, redact, search
+from .storage import OPTUNA_HINT, import_optuna, join_study, open_storage, redact, storage_url
+from .study import search
 from .trial import (DEFAULT_SEARCH, SEARCH_SPACE, SWEEP_GRIDS, best_config, check_params,
                     recommended_config)
 
 __all__ = ["DEFAULT_SEARCH", "OPTUNA_HINT", "SEARCH_SPACE", "SWEEP_GRIDS", "best_config",
-           "check_params", "import_optuna", "open_storage", "plot_results", "recommended_config",
-           "redact", "search", "sweep"]
+           "check_params", "import_optuna", "join_study", "open_storage", "plot_results",
+           "recommended_config", "redact", "search", "storage_url", "sweep"]

@@ -1,31 +1,35 @@
 """Hyper-parameter search with Optuna: a study in shared storage, trials in worker processes.
 
-The study lives in an RDB storage (sqlite by default, or PostgreSQL) under a fixed name, so
-``jobs`` worker processes -- or other machines given the same URL -- share it, and running the
-same search again continues it until it has the requested number of finished trials. Each
-trial trains with ``trial.train_trial`` and is scored by its validation accuracy.
+The study lives in an RDB storage (sqlite by default, or PostgreSQL; see ``storage``) under a
+fixed name, so ``jobs`` worker processes -- or other machines given the same URL -- share it,
+and running the same search again continues it until it has the requested number of finished
+trials. Each trial trains with ``trial.train_trial`` and is scored by its validation accuracy;
+it records the process and host that ran it.
 """
 from __future__ import annotations
 
 import _thread
+import contextlib
 import multiprocessing as mp
 import os
 import signal
+import socket
 import sys
 import threading
-import time
-import warnings
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Callable, Iterator
+
+import numpy as np
 
 from ..errors import BarenetError, ConfigError, TrainingDiverged
 from ..train.trainer import Callback
 from . import trial as _trial
+from .storage import import_optuna, join_study, open_storage, redact, storage_url
 from .trial import SEARCH_SPACE, Progress, blas_threads, worker_threads
 
-# Set by Ctrl-C in a worker process: the running trial stops at its next batch (a safe point,
-# so the study's database is never interrupted mid-write) and no new trial starts.
+# Set by Ctrl-C in a process that runs trials (a worker, or the search itself with one job):
+# the running trial stops at its next batch (a safe point, so the study's database is never
+# interrupted mid-write) and no new trial starts.
 _STOP = threading.Event()
 
 
@@ -35,18 +39,6 @@ class _StopAtBatch(Callback):
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
         if _STOP.is_set():
             raise KeyboardInterrupt
-
-
-OPTUNA_HINT = 'Optuna is not installed: pip install "barenet[tune]"'
-
-
-def import_optuna() -> Any:
-    """``optuna``, or ConfigError with the install hint."""
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError(OPTUNA_HINT) from None
-    return optuna
 
 
 def suggest(trial: Any, params: list[str]) -> dict:
@@ -63,10 +55,15 @@ def suggest(trial: Any, params: list[str]) -> dict:
     return out
 
 
-def _objective(base: dict, params: list[str]) -> Callable[[Any], float]:
+def _objective(base: dict, params: list[str], joined: int) -> Callable[[Any], float]:
     def objective(trial: Any) -> float:
         import optuna
 
+        # who runs it (the host, the process, and which `barenet tune` to join the study),
+        # recorded first so that a failed or interrupted trial names it too
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("joined", joined)
         if _STOP.is_set():
             raise KeyboardInterrupt
         cfg = {**base, **suggest(trial, params)}
@@ -80,40 +77,10 @@ def _objective(base: dict, params: list[str]) -> Callable[[Any], float]:
             raise
         for key in ("val_acc", "test_accuracy", "seconds", "train_loss"):
             trial.set_user_attr(key, out[key])
-        trial.set_user_attr("pid", os.getpid())
         if out["value"] is None:
             raise ConfigError("tune: training reported no validation accuracy; set val_split > 0")
         return out["value"]
     return objective
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ***, for printing and results.json."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-def open_storage(url: str) -> Any:
-    """An Optuna RDB storage for ``url``: sqlite waits for locks, stale trials are failed."""
-    optuna = import_optuna()
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    for attempt in range(3):
-        try:
-            with warnings.catch_warnings():  # heartbeats are marked experimental
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
-                                                  heartbeat_interval=10, grace_period=30)
-        except ImportError as exc:
-            raise ConfigError(f"tune: storage {redact(url)} needs a driver: {exc}") from None
-        except Exception as exc:  # SQLAlchemy: bad URL, unreachable server, creation race
-            if attempt == 2 or "UNIQUE constraint" not in str(exc):
-                raise ConfigError(f"tune: cannot open storage {redact(url)}: "
-                                  f"{str(exc).splitlines()[0]}") from None
-            time.sleep(0.5)  # another process is creating the same database's tables
-    raise AssertionError("unreachable")
 
 
 def _counted(study: Any) -> int:
@@ -124,8 +91,9 @@ def _counted(study: Any) -> int:
 
 
 def _optimize(url: str, name: str, base: dict, params: list[str], n_trials: int,
-              target: int, seed: int, say: Progress | None = None) -> None:
-    """Join the study and run up to ``n_trials`` trials, stopping once it has ``target``."""
+              target: int, seed: int, joined: int, say: Progress | None = None) -> None:
+    """Join the study and run up to ``n_trials`` trials, stopping once it has ``target``
+    finished ones (trials already running elsewhere may still finish after that)."""
     optuna = import_optuna()
     # trials are reported by ``say`` or the parent process, failures in one line (Ctrl-C and
     # errors are re-raised by optuna after it logs them with a traceback)
@@ -134,8 +102,18 @@ def _optimize(url: str, name: str, base: dict, params: list[str], n_trials: int,
                               sampler=optuna.samplers.TPESampler(seed=seed))
     cap = optuna.study.MaxTrialsCallback(target, states=(optuna.trial.TrialState.COMPLETE,
                                                          optuna.trial.TrialState.PRUNED))
-    callbacks = [cap] if say is None else [cap, lambda st, t: say(_describe(t))]
-    study.optimize(_objective(base, params), n_trials=n_trials, callbacks=callbacks)
+    callbacks = [cap, _stop_if_asked]
+    if say is not None:
+        callbacks.append(lambda st, t: say(_describe(t)))
+    study.optimize(_objective(base, params, joined), n_trials=n_trials, callbacks=callbacks)
+    if _STOP.is_set():   # Ctrl-C came between trials: none was started after it
+        raise KeyboardInterrupt
+
+
+def _stop_if_asked(study: Any, trial: Any) -> None:
+    """An optimize callback: after Ctrl-C, start no new trial."""
+    if _STOP.is_set():
+        study.stop()
 
 
 def _redeliver_interrupts(unraisable: Any) -> None:
@@ -146,6 +124,28 @@ def _redeliver_interrupts(unraisable: Any) -> None:
         _thread.interrupt_main()
     else:
         sys.__unraisablehook__(unraisable)
+
+
+@contextlib.contextmanager
+def _stop_at_batch_on_ctrl_c() -> Iterator[None]:
+    """Trials in this process: the first Ctrl-C sets ``_STOP`` (the trial stops at its next
+    batch and optuna marks it failed, never mid-write to the study), a second one interrupts at
+    once. Only in the main thread, where signal handlers can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        if _STOP.is_set():
+            raise KeyboardInterrupt
+        _STOP.set()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _STOP.clear()
 
 
 def _search_worker(*args: Any) -> None:
@@ -176,44 +176,46 @@ def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLik
     resolve_config(base)  # a bad model, dataset or value fails here, before any worker starts
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    url = storage_url(storage) if storage else f"sqlite:///{(out / 'study.db').resolve()}"
     name = study_name or f"barenet-{out.resolve().name}"
-    store = open_storage(url)
-    study = optuna.create_study(study_name=name, storage=store, direction="maximize",
-                                load_if_exists=True)
     settings = {"base_config": {k: v for k, v in base.items() if k != "data_dir"},
                 "params": params}
-    if "settings" not in study.user_attrs:
-        study.set_user_attr("settings", settings)
-    elif study.user_attrs["settings"] != settings:
-        raise ConfigError(f"tune: study {name!r} in {redact(url)} was started with other "
-                          "settings (model, dataset, epochs or parameters); use another --out "
-                          "or --study")
+    store, study, joined = join_study(url, name, settings)
     done = _counted(study)
     remaining = max(0, trials - done)
     procs = max(1, min(jobs, remaining))
     say(f"study {name!r} in {redact(url)}: {done} finished trials, running {remaining} more "
         f"in {procs} process{'es' if procs > 1 else ''}")
-    seed0 = int(base.get("seed") or 0) * 1000 + len(study.trials)
     if remaining:
         shares = [remaining // jobs + (i < remaining % jobs) for i in range(jobs)]
+        seeds = sampler_seeds(int(base.get("seed") or 0), joined, jobs)
         if jobs == 1:
-            _optimize(url, name, base, params, remaining, trials, seed0, say)
+            with _stop_at_batch_on_ctrl_c():
+                _optimize(url, name, base, params, remaining, trials, seeds[0], joined, say)
         else:
-            _run_workers(url, name, base, params, [s for s in shares if s], trials, seed0, say,
-                         lambda: optuna.load_study(study_name=name, storage=store))
+            _run_workers(url, name, base, params, [s for s in shares if s], trials, seeds,
+                         joined, say, lambda: optuna.load_study(study_name=name, storage=store))
     return study_results(optuna.load_study(study_name=name, storage=store), base, url)
 
 
+def sampler_seeds(seed: int, joined: int, jobs: int) -> list[int]:
+    """One sampler seed per worker of the ``joined``-th process to join a study: reproducible
+    for a given seed and order of runs, and different for every process and worker (workers
+    sharing a seed would draw the same parameters for their first, random trials)."""
+    seq = np.random.SeedSequence([seed % 2**32, joined])
+    return [int(child.generate_state(1)[0]) for child in seq.spawn(jobs)]
+
+
 def _run_workers(url: str, name: str, base: dict, params: list[str], shares: list[int],
-                 target: int, seed0: int, say: Progress, reload: Callable[[], Any]) -> None:
+                 target: int, seeds: list[int], joined: int, say: Progress,
+                 reload: Callable[[], Any]) -> None:
     ctx = mp.get_context("spawn")
     saved_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupts
     procs = []
     with blas_threads(worker_threads(len(shares))):
         for i, n in enumerate(shares):
             p = ctx.Process(target=_search_worker, name=f"barenet-tune-{i}", daemon=True,
-                            args=(url, name, base, params, n, target, seed0 + i))
+                            args=(url, name, base, params, n, target, seeds[i], joined))
             p.start()
             procs.append(p)
     reported: set[int] = set()
