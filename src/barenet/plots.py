@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .figures import new_figure, plain_numbers, save_figure, whole_number_ticks  # noqa: F401
+from .plots_gradient_flow import GRADIENT_FLOW, has_gradient_flow, plot_gradient_flow
 
-#: The files ``plot_run`` writes into a run directory.
+#: The files ``plot_run`` writes into a run directory (and ``GRADIENT_FLOW`` with diagnostics).
 RUN_PLOTS = {
     "curves": "curves.png",
     "confusion": "confusion_matrix.png",
@@ -285,6 +286,9 @@ def plot_run(run_dir: str | os.PathLike, history: Sequence[dict] | None,
     if history:
         written.append(plot_history(history, run_dir / RUN_PLOTS["curves"],
                                     test_accuracy=test_acc, best_epoch=best))
+    if history and has_gradient_flow(history):
+        written.append(plot_gradient_flow(history, run_dir / GRADIENT_FLOW,
+                                          model=getattr(run, "model", None)))
     if eval_result is not None and eval_result.get("confusion_matrix") is not None:
         cm = np.asarray(eval_result["confusion_matrix"])
         classes = classes if len(classes) == len(cm) else list(range(len(cm)))

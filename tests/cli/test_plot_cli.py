@@ -67,3 +67,44 @@ def test_a_fifo_as_metrics_csv_never_blocks_plot(run_dir, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert_png(tmp_path / "figs" / RUN_PLOTS["curves"])
+
+
+@pytest.fixture(scope="module")
+def diagnostics_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plot") / "diag"
+    assert main(["train", "--limit-train", "500", "--epochs", "2", "--limit-test", "100",
+                 "--hidden", "8", "--quiet", "--diagnostics", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_with_diagnostics_draws_gradient_flow(diagnostics_run, run_dir):
+    from barenet.plots import GRADIENT_FLOW
+
+    assert_png(diagnostics_run / GRADIENT_FLOW)
+    assert not (run_dir / GRADIENT_FLOW).exists()   # a run without the columns has none
+    header = (diagnostics_run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "grad_norm/0.weight" in header and "dead_relu/1" in header
+
+
+def test_plot_draws_gradient_flow_with_one_line_per_layer(diagnostics_run, tmp_path, capsys,
+                                                          monkeypatch):
+    from barenet import plots_gradient_flow
+
+    figures = []
+    real_save = plots_gradient_flow.save_figure
+    monkeypatch.setattr(plots_gradient_flow, "save_figure",
+                        lambda fig, path: (figures.append(fig), real_save(fig, path))[1])
+    out = tmp_path / "figs"
+    assert main(["plot", str(diagnostics_run), "--out", str(out), "--limit", "100"]) == 0
+    assert "wrote 6 figures" in capsys.readouterr().out
+    assert_png(out / plots_gradient_flow.GRADIENT_FLOW)
+    [fig] = figures
+    grad, ratio, dead = fig.axes[:3]
+    layers = ["0.weight (Linear)", "2.weight (Linear)"]   # Linear -> ReLU -> Linear
+    assert [line.get_label() for line in grad.get_lines()] == layers
+    assert [line.get_label() for line in ratio.get_lines()][:2] == layers
+    guide = ratio.get_lines()[2]
+    assert len(ratio.get_lines()) == 3 and list(guide.get_ydata()) == [1e-3, 1e-3]
+    assert [line.get_label() for line in dead.get_lines()] == ["1 ReLU after 0 Linear"]
+    assert grad.get_yscale() == ratio.get_yscale() == "log"
+    assert all(len(line.get_xdata()) == 2 for ax in (grad, dead) for line in ax.get_lines())

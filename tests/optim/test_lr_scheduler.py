@@ -235,3 +235,19 @@ def test_an_interval_a_scheduler_cannot_use_is_refused(name: str, kw: dict) -> N
     with pytest.raises(ValueError, match=f"{name}: invalid interval .*expected one of "
                                          "'batch', 'epoch'"):
         _ours("SGD", dict(momentum=0.9), name, kw)
+
+
+def test_a_saved_learning_rate_beyond_any_that_trains_is_refused() -> None:
+    """A checkpoint edited to base_lrs [1e308] would resume, then diverge epochs later; it is
+    refused when loaded instead."""
+    w = nn.Parameter(np.zeros(3, dtype=np.float32))
+    opt = optim.SGD([w], lr=0.1)
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+    saved = sched.state_dict()
+    saved["base_lrs"] = [1e308]
+    with pytest.raises(ValueError, match=r"base_lrs\[0\] must be a finite number >= 0.0 and <= "):
+        lr_scheduler.StepLR(opt, step_size=2, gamma=0.1).load_state_dict(saved)
+    saved = sched.state_dict()
+    saved["last_lr"] = [2e4]
+    with pytest.raises(ValueError, match=r"last_lr\[0\]"):
+        lr_scheduler.StepLR(opt, step_size=2, gamma=0.1).load_state_dict(saved)

@@ -83,3 +83,9 @@ def test_bad_config_files(tmp_path, text, words):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="missing"):
         read_config_file(tmp_path / "nope.json")
+
+
+def test_a_learning_rate_beyond_any_that_trains_is_refused():
+    assert resolve_config({"lr": 9000.0})["lr"] == 9000.0
+    with pytest.raises(ConfigError, match=r"--lr must be a number > 0.0 and < 10000.0, got 1e\+308"):
+        resolve_config({"lr": 1e308})

@@ -9,8 +9,10 @@ from ..errors import ConfigError
 DESCRIPTION = """\
 Draw a run's figures as PNG files: loss and accuracy curves (train and validation, from
 metrics.csv), the confusion matrix, the most confident mistakes on the test set, the first
-layer's weights as images, and per-class accuracy. The test-set figures come from a fresh
-evaluation of the saved weights. `barenet train` and `barenet evaluate` draw them too."""
+layer's weights as images, and per-class accuracy; for a run trained with --diagnostics also
+gradient_flow.png (per layer and epoch: gradient norm, update-to-weight ratio against the 1e-3
+rule of thumb, dead ReLU units). The test-set figures come from a fresh evaluation of the
+saved weights. `barenet train` and `barenet evaluate` draw them too."""
 
 EPILOG = """examples:
   barenet plot runs/mlp                 write the PNG files into runs/mlp/

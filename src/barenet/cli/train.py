@@ -26,7 +26,10 @@ and other optimisation flags it continues under those settings instead (a run th
 can go on with a lower --lr). --from RUN starts a new run from a finished run's best weights
 (fine-tuning, or more epochs). An existing run directory is never overwritten unless you pass
 --overwrite, and a directory being trained is refused to any other process. A batch size
-whose training step will not fit in the memory available is refused before anything starts."""
+whose training step will not fit in the memory available is refused before anything starts.
+--diagnostics records how the gradient flows: per epoch, every parameter's gradient norm and
+update-to-weight ratio and every ReLU's fraction of dead units, as metrics.csv columns and the
+figure gradient_flow.png; off, it costs nothing."""
 
 EXAMPLES = """\
   barenet train                                   the classic MLP on MNIST (about 98.4%)
@@ -38,12 +41,13 @@ EXAMPLES = """\
   barenet train --resume runs/cnn                 continue an interrupted run
   barenet train --resume runs/x --lr 0.01         continue a run that diverged, more gently
   barenet train --from runs/cnn --out runs/cnn-ft --epochs 3 --lr 0.0005   fine-tune a run
-  barenet train --epochs 2 --limit-train 5000 --quiet   a quick experiment"""
+  barenet train --epochs 2 --limit-train 5000 --quiet   a quick experiment
+  barenet train --diagnostics --out runs/mlp      also record gradient flow per epoch"""
 
 #: CLI flags that set a training setting (dest names are the config keys).
 SETTINGS = ("dataset", "model", "hidden", "epochs", "batch_size", "lr", "optimizer", "momentum",
             "weight_decay", "scheduler", "seed", "val_split", "augment", "patience",
-            "limit_train", "limit_test", "data_dir")
+            "limit_train", "limit_test", "data_dir", "diagnostics")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -94,7 +98,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     r.add_argument("--resume", metavar="RUN",
                    help="continue RUN from its last completed epoch, with its saved settings "
                         "or new values of --epochs, --lr, --batch-size, --optimizer, "
-                        "--momentum, --weight-decay, --scheduler, --patience")
+                        "--momentum, --weight-decay, --scheduler, --patience, --diagnostics")
     r.add_argument("--from", dest="from_run", metavar="RUN",
                    help="a new run (--out) starting from RUN's best weights: same model, "
                         "dataset, seed and split; RUN's settings unless flags change them")
@@ -105,6 +109,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="no progress bar or per-epoch lines (the bar is also off when stderr "
                         "is not a terminal)")
     r.add_argument("--no-plots", action="store_true", help="do not draw figures into the run")
+    r.add_argument("--diagnostics", action=argparse.BooleanOptionalAction, default=None,
+                   help="record per epoch each parameter's gradient norm (grad_norm/NAME) and "
+                        "update-to-weight ratio (update_ratio/NAME) and each ReLU's fraction "
+                        "of dead units (dead_relu/NAME) in metrics.csv, and draw "
+                        "gradient_flow.png (default: off; --resume keeps the run's choice)")
     q = p.add_argument_group("quick experiments")
     q.add_argument("--limit-train", type=positive_int, metavar="N",
                    help="use only the first N training images (before the validation split)")

@@ -38,6 +38,11 @@ def checked_int(value: Any, where: str, low: int = 0, high: int = MAX_COUNT) -> 
     return int(value)
 
 
+#: The largest learning rate accepted from a saved state or a config: far above any rate that
+#: trains (a learning rate of 1e308 in a tampered checkpoint would only diverge later).
+MAX_LR = 1e4
+
+
 def checked_real(value: Any, where: str, low: float | None = None, high: float | None = None,
                  high_open: bool = False, none: bool = False) -> Any:
     """``value`` if it is a finite number (not a bool) in range (or None when ``none``), else a
@@ -56,12 +61,14 @@ def checked_real(value: Any, where: str, low: float | None = None, high: float |
     return value
 
 
-def checked_reals(value: Any, where: str, n: int, low: float | None = 0.0) -> list[float]:
-    """A list of ``n`` finite numbers >= ``low`` as floats, else a one-line ValueError."""
+def checked_reals(value: Any, where: str, n: int, low: float | None = 0.0,
+                  high: float | None = None) -> list[float]:
+    """A list of ``n`` finite numbers in [``low``, ``high``] as floats, else a one-line
+    ValueError."""
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"{where} must be a list of {n} numbers (one per parameter group), "
                          f"got {_short(value)}")
-    return [float(checked_real(v, f"{where}[{i}]", low)) for i, v in enumerate(value)]
+    return [float(checked_real(v, f"{where}[{i}]", low, high)) for i, v in enumerate(value)]
 
 
 def checked_choice(value: Any, where: str, choices: tuple) -> Any:
@@ -169,8 +176,9 @@ class Scheduler:
                   "_step_count": checked_int(state.get("step_count", self._step_count),
                                              f"{where}: step_count"),
                   "base_lrs": checked_reals(state.get("base_lrs", self.base_lrs),
-                                            f"{where}: base_lrs", n),
-                  "_last_lr": checked_reals(state["last_lr"], f"{where}: last_lr", n)}
+                                            f"{where}: base_lrs", n, high=MAX_LR),
+                  "_last_lr": checked_reals(state["last_lr"], f"{where}: last_lr", n,
+                                            high=MAX_LR)}
         values.update(self._check_saved(state, where))
         return values
 

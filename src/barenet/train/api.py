@@ -28,8 +28,8 @@ from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models import architecture_of, build_model, input_shape, model_input
 from ..nn.module import Module
 from . import memory
-from .changes import (FROM_SETTINGS, RESUME_SETTINGS, apply_new_settings, merge_settings,
-                      record_settings, restart, saved_state)
+from .changes import (FROM_SETTINGS, OBSERVERS, RESUME_SETTINGS, apply_new_settings,
+                      merge_settings, record_settings, restart, saved_state)
 from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, load_run, write_run
 from .claim import claim_dir
 from .config import HYPERPARAMETERS, flat_from_run_config, resolve_config
@@ -53,8 +53,9 @@ class TrainingInterrupted(KeyboardInterrupt):
 @dataclass
 class TrainResult:
     """What a training produced. ``history``: per-epoch dicts (epoch, train_loss, train_acc,
-    val_loss, val_acc, lr, seconds); ``model``: the best weights, eval mode; ``evaluation``:
-    the test-set dict of ``evaluate.summarize`` (None if not evaluated)."""
+    val_loss, val_acc, lr, seconds; the diagnostics columns when on); ``model``: the best
+    weights, eval mode; ``evaluation``: the test-set dict of ``evaluate.summarize`` (None if
+    not evaluated)."""
 
     history: list[dict[str, Any]]
     test_accuracy: float | None
@@ -114,7 +115,8 @@ def _setup(cfg: dict[str, Any], callbacks: Sequence[Callback], run_dir: Path | N
                       epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                       shuffle_rng=np.random.default_rng(shuffle_seq), augment=augment,
                       scheduler=sched, patience=cfg["patience"],
-                      callbacks=callbacks, checkpoint=checkpoint, train_indices=train_idx)
+                      callbacks=callbacks, checkpoint=checkpoint, train_indices=train_idx,
+                      diagnostics=cfg["diagnostics"])
     return _Setup(trainer, normalize, test, list(train.classes))
 
 
@@ -199,9 +201,10 @@ def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
                     ) -> TrainResult:
     """Continue a run directory from its last completed epoch. With its saved settings the
     result is identical to an uninterrupted run with the same seed; ``overrides`` (flat keys:
-    epochs, lr, batch_size, optimizer, momentum, weight_decay, scheduler, patience) continue it
-    under new settings, which ``on_settings(epoch, {key: (old, new)})`` hears of first and
-    config.json records. A run that never saved its first checkpoint starts from scratch."""
+    epochs, lr, batch_size, optimizer, momentum, weight_decay, scheduler, patience,
+    diagnostics) continue it under new settings, which ``on_settings(epoch, {key: (old,
+    new)})`` hears of first and config.json records. A run that never saved its first
+    checkpoint starts from scratch."""
     run_dir = Path(run_dir)
     load_config(run_dir)   # a run directory, before claiming it
     with claim_dir(run_dir):
@@ -231,7 +234,7 @@ def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
         setup = _setup(cfg, callbacks, run_dir)
         if state is None:   # nothing was saved: start again from the beginning
             restart(setup.trainer, rc)
-        elif changed:
+        elif any(k not in OBSERVERS for k in changed):
             apply_new_settings(setup.trainer, run_dir, old, cfg)
         else:
             load_training_state(run_dir, setup.trainer)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import CheckpointError, ConfigError
 from ..models import build_model, get_entry, resolve_spec
+from ..optim.scheduler_base import MAX_LR
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
@@ -22,7 +23,7 @@ BASE_DEFAULTS: dict[str, Any] = {
     "dataset": "mnist", "model": "mlp", "hidden": None, "epochs": 15, "batch_size": 64,
     "lr": 0.05, "optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4,
     "scheduler": "cosine", "seed": 0, "val_split": 0.1, "augment": False, "patience": 0,
-    "limit_train": None, "limit_test": None, "data_dir": None,
+    "limit_train": None, "limit_test": None, "data_dir": None, "diagnostics": False,
 }
 #: What an optimizer chosen by the user (without --lr etc.) starts from.
 OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -44,7 +45,8 @@ MODEL_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 #: Keys of the hyperparameters block of config.json (the rest are stored at the top level).
 HYPERPARAMETERS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                   "scheduler", "val_split", "augment", "patience", "limit_train", "limit_test")
+                   "scheduler", "val_split", "augment", "patience", "limit_train", "limit_test",
+                   "diagnostics")
 #: Keys a config file may carry that describe a result rather than a setting (ignored).
 IGNORED_KEYS = {"format_version", "barenet_version", "preprocessing", "classes", "created",
                 "architecture", "input_shape",
@@ -129,12 +131,13 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
         _int(config, key, low)
     _int(config, "limit_train", 2, allow_none=True)
     _int(config, "limit_test", 1, allow_none=True)
-    _float(config, "lr", 0.0, low_open=True)
+    _float(config, "lr", 0.0, MAX_LR, low_open=True)
     _float(config, "momentum", 0.0, 1.0)
     _float(config, "weight_decay", 0.0)
     _float(config, "val_split", 0.0, 1.0)
-    if not isinstance(config["augment"], bool):
-        raise ConfigError(f"--augment must be true or false, got {config['augment']!r}")
+    for key in ("augment", "diagnostics"):
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"--{key} must be true or false, got {config[key]!r}")
     if config["patience"] and config["val_split"] == 0:
         raise ConfigError("--patience needs a validation set: set --val-split above 0")
     if not isinstance(config["dataset"], str):

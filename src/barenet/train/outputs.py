@@ -19,7 +19,7 @@ from .run import CONFIG, METRICS, TRAINER, WEIGHTS
 #: What training writes into a run directory (the figures are plots.RUN_PLOTS's).
 RUN_FILES = (CONFIG, WEIGHTS, TRAINER, METRICS, "resume.npz", "curves.png",
              "confusion_matrix.png", "misclassified.png", "first_layer_weights.png",
-             "per_class_accuracy.png")
+             "per_class_accuracy.png", "gradient_flow.png")
 MAX_LISTED = 10_000   # entries looked at in a directory before giving up on listing it all
 
 

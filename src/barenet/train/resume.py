@@ -38,12 +38,15 @@ MAX_STATE_CHARS = 16 << 20   # of the JSON text of the trainer state
 
 
 def metrics_csv(history: list[dict[str, Any]]) -> bytes:
-    """The per-epoch history as CSV bytes with a header row; missing values are empty."""
+    """The per-epoch history as CSV bytes with a header row: ``METRIC_COLUMNS``, then any
+    other key of a row (diagnostics) in order of first appearance; missing values are empty."""
+    extra = dict.fromkeys(k for rec in history for k in rec if k not in METRIC_COLUMNS)
+    columns = METRIC_COLUMNS + list(extra)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
+    writer.writerow(columns)
     for rec in history:
-        writer.writerow(["" if rec.get(c) is None else rec[c] for c in METRIC_COLUMNS])
+        writer.writerow(["" if rec.get(c) is None else rec[c] for c in columns])
     return buf.getvalue().encode("utf-8")
 
 

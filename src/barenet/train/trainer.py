@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -23,6 +24,7 @@ from ..errors import CheckpointError, TrainingDiverged
 from ..nn.init import find_generators
 from ..nn.module import Module
 from ..optim import Optimizer, Scheduler
+from . import diagnostics as _diagnostics
 from .evaluate import evaluate_arrays
 from .trainer_state import HISTORY_KEYS, STATE_KEYS, check_generator_state, check_state
 
@@ -51,7 +53,8 @@ class Callback:
 @dataclass
 class TrainState:
     """Progress of a training run. ``history`` has one dict per completed epoch: epoch,
-    train_loss, train_acc, val_loss, val_acc (None without a validation set), lr, seconds."""
+    train_loss, train_acc, val_loss, val_acc (None without a validation set), lr, seconds,
+    and with diagnostics on the columns of ``diagnostics.GradientFlow`` too."""
 
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -78,6 +81,8 @@ class Trainer:
         patience: stop when validation accuracy has not improved for this many epochs (0: never).
             The best weights are those of the highest validation accuracy (the latest on a tie).
         callbacks: ``Callback`` objects; checkpoint: called with the trainer after each epoch.
+        diagnostics: record gradient flow per epoch (``diagnostics.py``: gradient norms,
+            update-to-weight ratios, dead ReLUs) into the history. Off: nothing is measured.
     """
 
     def __init__(self, model: Module, optimizer: Optimizer, criterion: Any,
@@ -88,7 +93,7 @@ class Trainer:
                  patience: int = 0,
                  callbacks: Sequence[Callback] = (),
                  checkpoint: Callable[["Trainer"], None] | None = None,
-                 train_indices: np.ndarray | None = None) -> None:
+                 train_indices: np.ndarray | None = None, diagnostics: bool = False) -> None:
         if scheduler is not None and scheduler.interval not in ("batch", "epoch", "metric"):
             raise ValueError(f"Trainer: the scheduler's interval must be 'batch', 'epoch' or "
                              f"'metric', got {scheduler.interval!r}")
@@ -99,6 +104,7 @@ class Trainer:
         self.scheduler = scheduler
         self.callbacks = list(callbacks)
         self.checkpoint = checkpoint
+        self.diagnostics = bool(diagnostics)
         batch_transform = transform if augment is None else (lambda b: transform(augment(b)))
         self.loader = DataLoader(train[0], train[1], batch_size=batch_size, shuffle=True,
                                  rng=shuffle_rng, transform=batch_transform,
@@ -147,23 +153,26 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, n_batches)
         total_loss, correct, seen = 0.0, 0, 0
-        for i, (x, y) in enumerate(self.loader, start=1):
-            logits = self.model(x)
-            loss = self.criterion(logits, y)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"training diverged: the loss became {loss} at epoch {epoch}, batch {i} of "
-                    f"{n_batches} (learning rate {self.lr:g}); try a lower --lr")
-            self.optimizer.zero_grad()
-            self.model.backward_params_only(self.criterion.backward())  # data needs no dL/dx
-            self.optimizer.step()
-            if self.scheduler is not None and self.scheduler.interval == "batch":
-                self.scheduler.step()
-            total_loss += loss * len(y)
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
-            seen += len(y)
-            for cb in self.callbacks:
-                cb.on_batch_end(epoch, i, loss)
+        # With diagnostics the step is GradientFlow's measured one; without, the optimizer's own.
+        flow = _diagnostics.GradientFlow(self.model, self.optimizer) if self.diagnostics else None
+        with nullcontext(self.optimizer.step) if flow is None else flow as step:
+            for i, (x, y) in enumerate(self.loader, start=1):
+                logits = self.model(x)
+                loss = self.criterion(logits, y)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"training diverged: the loss became {loss} at epoch {epoch}, batch {i} "
+                        f"of {n_batches} (learning rate {self.lr:g}); try a lower --lr")
+                self.optimizer.zero_grad()
+                self.model.backward_params_only(self.criterion.backward())  # data needs no dL/dx
+                step()
+                if self.scheduler is not None and self.scheduler.interval == "batch":
+                    self.scheduler.step()
+                total_loss += loss * len(y)
+                correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
+                seen += len(y)
+                for cb in self.callbacks:
+                    cb.on_batch_end(epoch, i, loss)
         record: dict[str, Any] = {"epoch": epoch, "train_loss": total_loss / max(seen, 1),
                                   "train_acc": correct / max(seen, 1),
                                   "val_loss": None, "val_acc": None}
@@ -172,6 +181,8 @@ class Trainer:
                                                    self.transform)
             record.update(val_loss=val_loss, val_acc=val_acc)
         record.update(lr=lr, seconds=round(time.perf_counter() - start, 3))
+        if flow is not None:
+            record.update(flow.columns())
         return record
 
     def _finish_epoch(self, record: dict[str, Any]) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 import numpy as np
 
 from ..optim.scheduler_base import checked_int, checked_real
+from .diagnostics import is_column
 
-#: The keys of ``Trainer.state_dict()`` and of each history row.
+#: The keys of ``Trainer.state_dict()`` and of each history row (a row may add the columns of
+#: ``diagnostics.py``, such as ``grad_norm/0.weight``: numbers >= 0 or null).
 STATE_KEYS = ("epoch", "epochs", "history", "best_val_acc", "best_epoch", "bad_epochs",
               "stopped_early", "finished", "generators", "scheduler")
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -29,8 +31,12 @@ def check_state(state: Any) -> None:
         raise ValueError(f"'history' must be a list of {epoch} rows (one per epoch done)")
     for i, row in enumerate(history):
         where = f"history[{i}]"
-        if not isinstance(row, dict) or set(row) != set(HISTORY_KEYS):
-            raise ValueError(f"{where} must be an object with keys {', '.join(HISTORY_KEYS)}")
+        if not isinstance(row, dict) or not set(HISTORY_KEYS) <= set(row) or \
+                not all(k in HISTORY_KEYS or is_column(k) for k in row):
+            raise ValueError(f"{where} must be an object with keys {', '.join(HISTORY_KEYS)} "
+                             "(and diagnostics columns such as grad_norm/0.weight)")
+        for key in set(row) - set(HISTORY_KEYS):
+            checked_real(row[key], f"{where}.{key}", 0.0, none=True)
         if checked_int(row["epoch"], f"{where}.epoch", 0) != i + 1:
             raise ValueError(f"{where}.epoch must be {i + 1}, got {row['epoch']}")
         checked_real(row["train_loss"], f"{where}.train_loss")
