@@ -2,8 +2,9 @@
 
 Run: ``python benchmarks/run.py [--quick | --smoke] [--json OUT.json] [--readme README.md]
 [--only SECTION,...]``. Sections: matmul (float32 matrix-multiply peak), mlp and cnn (training
-epoch), infer (images/s at batch 1 and 1000), flops (the MLP step's GFLOP/s), tta (time to
-98% / 99% test accuracy), memory (peak RSS of ``barenet train`` vs the PyTorch script).
+epoch), lstm and vit (training epoch, scaled from a number of steps), infer (images/s at
+batch 1 and 1000), flops (the MLP step's GFLOP/s), tta (time to 98% / 99% test accuracy),
+memory (peak RSS of ``barenet train`` vs the PyTorch script).
 Both frameworks run in this one process with the same thread count, data, batch size,
 optimizer and initial weights. See benchmarks/README.md for the method.
 """
@@ -19,17 +20,24 @@ import common
 import sections
 from frameworks import versions
 
-SECTIONS = ("matmul", "mlp", "cnn", "infer", "flops", "tta", "memory")
+SECTIONS = ("matmul", "mlp", "cnn", "lstm", "vit", "infer", "flops", "tta", "memory")
+#: Models whose training epoch is timed (the sections of the same names).
+EPOCH_MODELS = ("mlp", "cnn", "lstm", "vit")
+#: Left out of ``--smoke`` unless named in --only: seconds per step even at toy sizes.
+SLOW_TO_BUILD = ("lstm", "vit")
 MODES: dict[str, dict[str, Any]] = {
     "full": dict(limit_train=None, limit_test=None, mlp_batches=None, cnn_batches=None,
+                 lstm_batches=100, vit_batches=60,
                  repeats=5, warmup=50, n_single=2000, n_big=10, infer_repeats=5, flop_steps=400,
                  tta=True, tta_max_epochs=None, peak_size=2048, peak_repeats=5, peak_seconds=0.05,
                  big=1000),
     "quick": dict(limit_train=None, limit_test=None, mlp_batches=200, cnn_batches=25,
+                  lstm_batches=20, vit_batches=10,
                   repeats=3, warmup=20, n_single=300, n_big=3, infer_repeats=3, flop_steps=150,
                   tta=False, tta_max_epochs=None, peak_size=2048, peak_repeats=5,
                   peak_seconds=0.05, big=1000),
-    "smoke": dict(limit_train=256, limit_test=100, mlp_batches=2, cnn_batches=2, repeats=1,
+    "smoke": dict(limit_train=256, limit_test=100, mlp_batches=2, cnn_batches=2,
+                  lstm_batches=1, vit_batches=1, repeats=1,
                   warmup=1, n_single=5, n_big=1, infer_repeats=1, flop_steps=4, tta=True,
                   tta_max_epochs=1, peak_size=256, peak_repeats=1, peak_seconds=0.005,
                   big=100),
@@ -54,9 +62,13 @@ def run_sections(chosen: list[str], mode: str, explicit: bool, seed: int) -> dic
         log("float32 matrix-multiply peak")
         res["matmul"] = sections.matmul_peak(m["peak_size"], m["peak_repeats"],
                                              m["peak_seconds"])
-    for name in ("mlp", "cnn"):
+    for name in EPOCH_MODELS:
         if name in chosen and name in missing:
             res[f"{name}_epoch"] = missing[name]
+        elif name in chosen and name not in MODEL_NAMES:
+            res[f"{name}_epoch"] = {"skipped": f"model {name!r} is not registered"}
+        elif name in chosen and name in SLOW_TO_BUILD and mode == "smoke" and not explicit:
+            res[f"{name}_epoch"] = {"skipped": f"--smoke (ask with --only {name})"}
         elif name in chosen:
             log(f"{name}: training epoch")
             res[f"{name}_epoch"] = sections.epoch_time(
@@ -119,6 +131,13 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
             if e.get("numpy_floor_s"):
                 add(f"{name} epoch, the same step hand-written in NumPy, no framework (s)",
                     e["numpy_floor_s"], e["torch_s"], _ratio(e["numpy_floor_s"], e["torch_s"]))
+    for name, key in (("LSTM", "lstm"), ("ViT", "vit")):
+        e = res.get(f"{key}_epoch")
+        if e and "skipped" in e:
+            add(f"{name} training epoch (s)", f"skipped: {e['skipped']}", None, None)
+        elif e:
+            add(f"{name} training epoch (s), from {e['batches_timed']} steps", e["barenet_s"],
+                e["torch_s"], _ratio(e["barenet_s"], e["torch_s"]))
     f = res.get("mlp_flops")
     if f:
         over = f["barenet_epoch_over_bound"]

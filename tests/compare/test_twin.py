@@ -59,3 +59,39 @@ def test_missing_torch_gives_the_install_hint(monkeypatch):
 def test_numpy_threads_reads_the_environment(monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     assert numpy_threads() == 3
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "vit"])
+def test_sequence_models_have_a_twin_with_the_same_outputs_and_gradients(name):
+    """The twins of the recurrent and attention layers, the patch embedding and the heads
+    give the same logits and the same gradients in float64."""
+    from barenet.models import build_model, default_spec
+
+    spec = {**default_spec(name), **({"depth": 2, "dim": 16, "mlp": 24} if name == "vit" else
+                                      {"hidden": 12, "layers": 2, "bidirectional": True})}
+    model = build_model(spec, rng=0).astype(np.float64)
+    rng = np.random.default_rng(1)
+    model.load_state_dict({k: rng.standard_normal(v.shape) * 0.3
+                           for k, v in model.state_dict().items()})
+    tmodel = to_torch(model).double()
+    tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    x = rng.standard_normal((3, 1, 28, 28))
+    g = rng.standard_normal((3, 10))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tmodel(tx)
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(model(x), ty.detach().numpy(), atol=1e-8, rtol=0)
+    np.testing.assert_allclose(model.backward(g), tx.grad.numpy(), atol=1e-8, rtol=0)
+    grads = dict(tmodel.named_parameters())
+    for k, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad, grads[k].grad.numpy(), atol=1e-8, rtol=0, err_msg=k)
+
+
+def test_embedding_layer_norm_gelu_and_mean_have_twins():
+    model = nn.Sequential(nn.Embedding(9, 6, rng=0), nn.LayerNorm(6), nn.GELU("tanh"),
+                          nn.MultiheadAttention(6, 2, rng=1), nn.MeanOverTime())
+    tmodel = to_torch(model)
+    ids = np.random.default_rng(2).integers(0, 9, (4, 5))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(ids), tmodel(torch.from_numpy(ids)).numpy(),
+                                   rtol=1e-5, atol=1e-6)

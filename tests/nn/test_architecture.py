@@ -41,6 +41,25 @@ CASES = {
     "Sigmoid": (lambda: nn.Sequential(nn.Sigmoid()), (5,)),
     "Tanh": (lambda: nn.Sequential(nn.Tanh()), (5,)),
     "Identity": (lambda: nn.Sequential(nn.Identity()), (5,)),
+    "GELU": (lambda: nn.Sequential(nn.GELU("tanh")), (5,)),
+    "LayerNorm": (lambda: nn.Sequential(nn.LayerNorm((3, 4), eps=1e-3, bias=False)), (2, 3, 4)),
+    "Embedding": (lambda: nn.Sequential(nn.Embedding(7, 3, rng=1)), (5,)),
+    "RNN": (lambda: nn.Sequential(nn.RNN(4, 5, num_layers=2, nonlinearity="relu",
+                                         bidirectional=True, rng=1)), (6, 4)),
+    "LSTM": (lambda: nn.Sequential(nn.LSTM(4, 5, num_layers=2, bias=False, dropout=0.2,
+                                           rng=1)), (6, 4)),
+    "GRU": (lambda: nn.Sequential(nn.GRU(4, 3, rng=1)), (6, 4)),
+    "MultiheadAttention": (lambda: nn.Sequential(
+        nn.MultiheadAttention(8, 2, dropout=0.1, bias=False, rng=1)), (5, 8)),
+    "TransformerEncoderLayer": (lambda: nn.Sequential(nn.TransformerEncoderLayer(
+        8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, rng=1)), (5, 8)),
+    "PatchEmbedding": (lambda: nn.Sequential(nn.PatchEmbedding(8, 4, 2, 6, rng=1)), (2, 8, 8)),
+    "SelectStep": (lambda: nn.Sequential(nn.LSTM(3, 4, rng=1), nn.SelectStep(0)), (5, 3)),
+    "MeanOverTime": (lambda: nn.Sequential(nn.MeanOverTime()), (5, 3)),
+    "vit": (lambda: nn.Sequential(
+        nn.PatchEmbedding(28, 7, 1, 16, rng=1),
+        nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, norm_first=True, rng=2),
+        nn.LayerNorm(16), nn.SelectStep(0), nn.Linear(16, 10, rng=3)), (1, 28, 28)),
     "nested": (lambda: nn.Sequential(
         nn.Sequential(nn.Conv2d(1, 4, 3, bias=False, rng=2), nn.BatchNorm2d(4), nn.ReLU()),
         nn.Sequential(nn.Sequential(nn.MaxPool2d(2), nn.Flatten()), nn.Dropout(0.1)),
@@ -64,7 +83,7 @@ def test_every_built_in_layer_has_a_description():
               and issubclass(getattr(nn, name), nn.Module)
               and not issubclass(getattr(nn, name), nn.Loss)} - {"Module", "Sequential"}
     assert layers == set(LAYERS)
-    described = {c.split("-")[0] for c in CASES} - {"nested", "readme"}
+    described = {c.split("-")[0] for c in CASES} - {"nested", "readme", "vit"}
     assert described == set(LAYERS)
 
 
@@ -83,7 +102,8 @@ def test_round_trip_is_bit_identical(case, rng):
     assert all(after[k].shape == before[k].shape and after[k].dtype == before[k].dtype
                for k in before)
     again.load_state_dict(before)
-    x = rng.standard_normal((3, *shape)).astype(np.float32)
+    x = rng.integers(0, 7, (3, *shape)) if case == "Embedding" else \
+        rng.standard_normal((3, *shape)).astype(np.float32)
     model.eval(), again.eval()
     assert np.array_equal(again(x), model(x))
     assert output_shape(desc, shape) == model(x).shape[1:]
@@ -188,6 +208,19 @@ HOSTILE = [
     ({"type": "BatchNorm1d", "args": {"num_features": 4, "eps": 0}}, "eps must be a number"),
     ({"type": "BatchNorm1d", "args": {"num_features": 4, "momentum": "fast"}}, "momentum must"),
     ({"type": "Softmax", "args": {"dim": 10 ** 9}}, "dim must be an int in [-8, 8]"),
+    ({"type": "MultiheadAttention", "args": {"embed_dim": 10, "num_heads": 3}},
+     "10 features cannot be split into 3 heads"),
+    ({"type": "PatchEmbedding", "args": {"image_size": 28, "patch_size": 5}},
+     "image_size 28 is not a multiple of patch_size 5"),
+    ({"type": "LSTM", "args": {"input_size": 4, "hidden_size": 4, "num_layers": 1000}},
+     "num_layers must be an int in [1, 64]"),
+    ({"type": "RNN", "args": {"input_size": 4, "hidden_size": 4, "nonlinearity": "sigmoid"}},
+     "nonlinearity must be one of 'tanh', 'relu'"),
+    ({"type": "LayerNorm", "args": {"normalized_shape": []}}, "normalized_shape must be"),
+    ({"type": "LSTM", "args": {"input_size": 4, "hidden_size": 4, "batch_first": False}},
+     "only batch_first=True is supported"),
+    ({"type": "Embedding", "args": {"num_embeddings": 1 << 24, "embedding_dim": 1 << 24}},
+     "more than the limit"),
     (nest(40), "nested deeper than 16"),
     ({"type": "Sequential", "layers": [{"type": "ReLU"}] * 5000}, "more than 1000 layers"),
 ]
@@ -244,6 +277,9 @@ def test_any_json_builds_or_raises_architecture_error(desc):
     ([nn.BatchNorm1d(784)], (784,)),
     ([nn.BatchNorm2d(1)], (1, 28, 28)),
     ([nn.ReLU(), nn.Tanh()], None),
+    ([nn.PatchEmbedding(28, 7, 1, 8)], (1, 28, 28)),
+    ([nn.Dropout(), nn.LSTM(28, 8)], (28, 28)),
+    ([nn.Embedding(5, 3), nn.LSTM(3, 8)], None),
 ])
 def test_the_input_shape_is_read_from_the_first_layers(layers, shape):
     assert infer_input_shape(describe(nn.Sequential(*layers)), (28, 28)) == shape
@@ -260,6 +296,14 @@ def test_the_input_shape_is_read_from_the_first_layers(layers, shape):
     ([nn.Sequential(nn.Linear(784, 8)), nn.BatchNorm2d(8)], (784,),
      "layer 1 (BatchNorm2d) expects input (N, 8, H, W), gets (N, 8)"),
     ([nn.Conv2d(1, 1, 1, padding=64)] * 20, (1, 28, 28), "values per sample, more than"),
+    ([nn.LSTM(28, 8)], (784,), "layer 0 (LSTM) expects input (N, T, 28), gets (N, 784)"),
+    ([nn.Flatten(1, 2), nn.GRU(20, 8)], (1, 28, 28), "layer 1 (GRU) expects input (N, T, 20)"),
+    ([nn.PatchEmbedding(28, 7, 1, 8)], (3, 28, 28), "expects input (N, 1, 28, 28)"),
+    ([nn.Flatten(1, 2), nn.LayerNorm(5)], (1, 28, 28), "expects input (N, *, 5)"),
+    ([nn.Linear(784, 8), nn.SelectStep()], (784,), "expects input (N, T, F)"),
+    ([nn.Flatten(1, 2), nn.SelectStep(28)], (1, 28, 28), "with T > 28"),
+    ([nn.Flatten(1, 2), nn.MultiheadAttention(14, 2)], (1, 28, 28),
+     "layer 1 (MultiheadAttention) expects input (N, T, 14), gets (N, 28, 28)"),
 ])
 def test_shapes_that_do_not_fit_are_named(layers, shape, words):
     with pytest.raises(ArchitectureError) as info:

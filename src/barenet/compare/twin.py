@@ -1,9 +1,11 @@
 """barenet's Sequential models rebuilt in PyTorch, with the same weights.
 
 ``to_torch(model)`` maps each barenet layer to its ``torch.nn`` namesake (the state_dict keys
-and layouts are PyTorch's, so barenet's arrays load strictly). Used by ``barenet compare``,
-the parity tests and the benchmarks. torch is imported inside the functions; a missing torch
-raises ConfigError with the install hint.
+and layouts are PyTorch's, so barenet's arrays load strictly); the few that PyTorch has in
+another form (recurrent layers and attention returning only their output, the patch embedding,
+the sequence heads) map to small ``torch.nn`` subclasses with the same parameter names. Used
+by ``barenet compare``, the parity tests and the benchmarks. torch is imported inside the
+functions; a missing torch raises ConfigError with the install hint.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def _build_torch(tnn: Any, model: Any) -> Any:
             out.add_module(child_name, _build_torch(tnn, child))
         return out
     factory = _LAYERS.get(name)
-    if factory is None or model._modules:
+    if factory is None or (model._modules and name not in _COMPOSITE):
         raise ConfigError(f"compare: no PyTorch equivalent for layer {name}; supported: "
                           + ", ".join(sorted(_LAYERS)) + ", Sequential")
     return factory(tnn, model)
@@ -102,6 +104,89 @@ def _norm(cls: str) -> Callable[[Any, Any], Any]:
     return make
 
 
+def _layer_norm(tnn: Any, m: Any) -> Any:
+    return tnn.LayerNorm(m.normalized_shape, eps=m.eps, elementwise_affine=m.weight is not None,
+                         bias=m.bias is not None)
+
+
+def _recurrent(tnn: Any, m: Any) -> Any:
+    """PyTorch's RNN, LSTM or GRU returning only its output, as barenet's does (the subclass
+    adds no parameters, so the state_dict keys stay ``weight_ih_l0`` and so on)."""
+    kind = type(m).__name__
+    extra = {"nonlinearity": m.nonlinearity} if kind == "RNN" else {}
+    return _torch_glue()[kind](m.input_size, m.hidden_size, num_layers=m.num_layers,
+                               bias=m.bias, batch_first=True, dropout=m.dropout,
+                               bidirectional=m.bidirectional, **extra)
+
+
+def _attention(tnn: Any, m: Any) -> Any:
+    return _torch_glue()["MultiheadAttention"](m.embed_dim, m.num_heads, dropout=m.dropout,
+                                               bias=m.in_proj_bias is not None,
+                                               batch_first=True)
+
+
+def _encoder_layer(tnn: Any, m: Any) -> Any:
+    return tnn.TransformerEncoderLayer(
+        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
+        activation="gelu" if type(m.activation).__name__ == "GELU" else "relu",
+        layer_norm_eps=m.layer_norm_eps, batch_first=True, norm_first=m.norm_first,
+        bias=m.linear1.bias is not None)
+
+
+_GLUE: dict[str, type] = {}
+
+
+def _torch_glue() -> dict[str, type]:
+    """torch.nn subclasses for the barenet layers PyTorch has in another form: recurrent
+    layers and self-attention that return only their output, the patch embedding, and the
+    sequence heads. Made on first use (torch is imported only here)."""
+    if _GLUE:
+        return _GLUE
+    torch = import_torch()
+    tnn = torch.nn
+
+    def output_only(base: type) -> type:
+        return type(base.__name__, (base,), {"forward": lambda self, x: base.forward(self, x)[0]})
+
+    class MultiheadAttention(tnn.MultiheadAttention):
+        def forward(self, x: Any) -> Any:  # self-attention, as barenet's
+            return super().forward(x, x, x, need_weights=False)[0]
+
+    class PatchEmbedding(tnn.Module):
+        def __init__(self, m: Any) -> None:
+            super().__init__()
+            self.patch_size = m.patch_size
+            for name in ("weight", "bias", "class_token", "pos_embedding"):
+                data = getattr(m, name).data
+                setattr(self, name, tnn.Parameter(torch.zeros(data.shape)))
+
+        def forward(self, x: Any) -> Any:
+            tokens = tnn.functional.conv2d(x, self.weight, self.bias, stride=self.patch_size)
+            tokens = tokens.flatten(2).transpose(1, 2)                # (N, P, E)
+            cls = self.class_token.expand(x.shape[0], -1, -1)
+            return torch.cat([cls, tokens], dim=1) + self.pos_embedding
+
+    class SelectStep(tnn.Module):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+        def forward(self, x: Any) -> Any:
+            return x[:, self.index]
+
+    class MeanOverTime(tnn.Module):
+        def forward(self, x: Any) -> Any:
+            return x.mean(dim=1)
+
+    _GLUE.update({name: output_only(getattr(tnn, name)) for name in ("RNN", "LSTM", "GRU")})
+    _GLUE.update(MultiheadAttention=MultiheadAttention, PatchEmbedding=PatchEmbedding,
+                 SelectStep=SelectStep, MeanOverTime=MeanOverTime)
+    return _GLUE
+
+
+#: Built-in layers with sub-modules that map as a whole.
+_COMPOSITE = ("MultiheadAttention", "TransformerEncoderLayer")
+
 _LAYERS: dict[str, Callable[[Any, Any], Any]] = {
     "Linear": lambda tnn, m: tnn.Linear(m.weight.data.shape[1], m.weight.data.shape[0],
                                         bias=getattr(m, "bias", None) is not None),
@@ -114,8 +199,18 @@ _LAYERS: dict[str, Callable[[Any, Any], Any]] = {
     "Tanh": lambda tnn, m: tnn.Tanh(),
     "Sigmoid": lambda tnn, m: tnn.Sigmoid(),
     "LeakyReLU": lambda tnn, m: tnn.LeakyReLU(float(getattr(m, "negative_slope", 0.01))),
-    "Flatten": lambda tnn, m: tnn.Flatten(int(getattr(m, "start_dim", 1))),
+    "Flatten": lambda tnn, m: tnn.Flatten(int(getattr(m, "start_dim", 1)),
+                                          int(getattr(m, "end_dim", -1))),
     "Dropout": lambda tnn, m: tnn.Dropout(float(getattr(m, "p", 0.5))),
     "Identity": lambda tnn, m: tnn.Identity(),
     "Softmax": lambda tnn, m: tnn.Softmax(int(getattr(m, "dim", -1))),
+    "GELU": lambda tnn, m: tnn.GELU(approximate=m.approximate),
+    "LayerNorm": _layer_norm,
+    "Embedding": lambda tnn, m: tnn.Embedding(m.num_embeddings, m.embedding_dim),
+    "RNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent,
+    "MultiheadAttention": _attention,
+    "TransformerEncoderLayer": _encoder_layer,
+    "PatchEmbedding": lambda tnn, m: _torch_glue()["PatchEmbedding"](m),
+    "SelectStep": lambda tnn, m: _torch_glue()["SelectStep"](m.index),
+    "MeanOverTime": lambda tnn, m: _torch_glue()["MeanOverTime"](),
 }

@@ -5,7 +5,9 @@ into a JSON architecture (a Sequential of built-in layers, see ``nn/architecture
 it. A run's config.json stores both the spec and the architecture; a model of your own needs no
 preset (``barenet.save_run``). ``default_spec(name)`` gives every setting of a model;
 ``model_input(spec)`` says whether it takes flat vectors (N, 784) or images (N, 1, 28, 28), and
-``input_shape(spec)`` gives that shape without the batch.
+``input_shape(spec)`` gives that shape without the batch. The sequence models (``rnn``,
+``lstm``, ``gru``: rows as time steps) and ``vit`` (patches as tokens) take images and reshape
+them in their first layer.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - only while cnn.py is ab
     if exc.name != f"{__name__}.cnn":
         raise
     CNN_MODELS = {}
+from .recurrent import RECURRENT_MODELS
+from .vit import VIT_MODELS
 
 INPUT_KINDS = ("flat", "image")
 #: The input of each kind, per sample: 784 pixels, or a one-channel 28x28 image.
@@ -70,7 +74,8 @@ def _entry(name: str, raw: Any) -> ModelEntry:
 
 
 REGISTRY: dict[str, ModelEntry] = {
-    name: _entry(name, raw) for table in (MLP_MODELS, CNN_MODELS) for name, raw in table.items()
+    name: _entry(name, raw) for table in (MLP_MODELS, CNN_MODELS, RECURRENT_MODELS, VIT_MODELS)
+    for name, raw in table.items()
 }
 MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
 

@@ -19,6 +19,7 @@ import numpy as np
 from .. import nn
 from ..errors import ConfigError
 from ..nn.architecture import build, layer, sequential
+from .checks import probability
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -34,13 +35,6 @@ def _ints(value: Any, what: str, allow_empty: bool = False) -> list[int]:
         raise ConfigError(f"{what} must be an integer in [1, {MAX_WIDTH}] or a list of them, "
                           f"got {value!r}")
     return [int(v) for v in items]
-
-
-def _probability(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"{what} must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def _dropout(p: float) -> list[dict[str, Any]]:
@@ -111,7 +105,7 @@ def cnn_architecture(spec: dict) -> dict[str, Any]:
     """
     channels = _ints(spec["channels"], "cnn: channels")
     hidden = _ints(spec["hidden"], "cnn: hidden", allow_empty=True)
-    p = _probability(spec["dropout"], "cnn: dropout")
+    p = probability(spec["dropout"], "cnn: dropout")
     layers: list[dict[str, Any]] = []
     prev, size = 1, IMAGE_SIZE
     for c in channels:
@@ -133,7 +127,7 @@ def cnn_large_architecture(spec: dict) -> dict[str, Any]:
     """
     channels = _ints(spec["channels"], "cnn-large: channels")
     hidden = _ints(spec["hidden"], "cnn-large: hidden", allow_empty=True)
-    p = _probability(spec["dropout"], "cnn-large: dropout")
+    p = probability(spec["dropout"], "cnn-large: dropout")
     layers: list[dict[str, Any]] = []
     prev, size = 1, IMAGE_SIZE
     for c in channels:

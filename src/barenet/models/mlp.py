@@ -14,6 +14,7 @@ import numpy as np
 from .. import nn
 from ..errors import ConfigError
 from ..nn.architecture import build, layer, sequential
+from .checks import probability
 
 IN_FEATURES = 28 * 28
 NUM_CLASSES = 10
@@ -34,13 +35,6 @@ def _widths(value: Any, what: str) -> list[int]:
     if not items:
         raise ConfigError(f"{what} needs at least one layer width, got {value!r}")
     return [_width(v, what) for v in items]
-
-
-def _probability(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"{what} must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def mlp_architecture(spec: dict) -> dict[str, Any]:
@@ -65,7 +59,7 @@ def mlp_deep_architecture(spec: dict) -> dict[str, Any]:
     (default [512, 256]); ``spec["dropout"]`` is the drop probability (default 0.2).
     """
     widths = _widths(spec["hidden"], "mlp-deep: hidden")
-    p = _probability(spec["dropout"], "mlp-deep: dropout")
+    p = probability(spec["dropout"], "mlp-deep: dropout")
     layers: list[dict[str, Any]] = []
     fan_in = IN_FEATURES
     for w in widths:

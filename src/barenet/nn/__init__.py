@@ -5,10 +5,19 @@ from .sequential import Sequential
 from .linear import Linear
 from .conv import Conv2d
 from .pooling import AvgPool2d, MaxPool2d
-from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .dropout import Dropout
 from .norm import BatchNorm1d, BatchNorm2d
 from .shape import Flatten, Identity
+from .layernorm import LayerNorm
+from .embedding import Embedding
+from .rnn import RNN
+from .lstm import LSTM
+from .gru import GRU
+from .attention import MultiheadAttention
+from .transformer import TransformerEncoderLayer
+from .patch import PatchEmbedding
+from .sequence import MeanOverTime, SelectStep
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, Loss, MSELoss
 from . import architecture  # a model as data: describe(model) -> JSON, build(JSON) -> model
 
@@ -16,5 +25,7 @@ __all__ = [
     "architecture", "functional", "init", "kernels", "Module", "Parameter", "Sequential", "Linear",
     "Conv2d", "AvgPool2d", "MaxPool2d", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "Dropout", "BatchNorm1d",
     "BatchNorm2d", "Flatten", "Identity", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
-    "L1Loss", "Loss", "MSELoss",
+    "L1Loss", "Loss", "MSELoss", "GELU", "LayerNorm", "Embedding", "RNN", "LSTM", "GRU",
+    "MultiheadAttention", "TransformerEncoderLayer", "PatchEmbedding", "MeanOverTime",
+    "SelectStep",
 ]

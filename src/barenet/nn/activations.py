@@ -1,4 +1,4 @@
-"""Element-wise activations (ReLU, LeakyReLU, Sigmoid, Tanh) and Softmax.
+"""Element-wise activations (ReLU, LeakyReLU, Sigmoid, Tanh, GELU) and Softmax.
 
 Each keeps the dtype and shape of its input. Each caches one array in ``forward`` (a boolean
 mask or its own output, by reference: do not modify a layer's output in place before its
@@ -11,6 +11,7 @@ import numpy as np
 
 from . import functional as F
 from .module import Module
+from .special import normal_cdf, normal_pdf
 
 
 class ReLU(Module):
@@ -93,6 +94,49 @@ class Tanh(Module):
         self._check_grad(grad_out, self._out.shape)
         t = self._out
         return grad_out * (1 - t * t)
+
+
+class GELU(Module):
+    """Gaussian error linear unit, element-wise: x * Phi(x), Phi the standard normal CDF.
+
+    ``approximate="tanh"`` uses 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3),
+    as PyTorch's ``GELU(approximate="tanh")``. Shapes: any (N, *) -> same.
+    Backward: exact, g * (Phi(x) + x phi(x)); tanh, g * (0.5 (1 + t) + 0.5 x (1 - t^2) du/dx)
+    with t = tanh(u) and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    """
+
+    _C = np.sqrt(2 / np.pi)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, None, "(N, *)")
+        if self.approximate == "tanh":
+            c = x.dtype.type(self._C)
+            t = np.tanh(c * (x + x.dtype.type(0.044715) * x * x * x))
+            self._cache = (x, t)                                # t = tanh(u)
+            return 0.5 * x * (1 + t)
+        cdf = normal_cdf(x)
+        self._cache = (x, cdf)                                  # Phi(x)
+        return x * cdf
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self._require_cache(self._cache)
+        x, saved = self._cache
+        self._check_grad(grad_out, x.shape)
+        if self.approximate == "tanh":
+            t = saved
+            du = x.dtype.type(self._C) * (1 + x.dtype.type(3 * 0.044715) * x * x)
+            return grad_out * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+        return grad_out * (saved + x * normal_pdf(x))            # Phi(x) + x phi(x)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class Softmax(Module):

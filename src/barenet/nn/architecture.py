@@ -12,107 +12,32 @@ public attributes::
 description is untrusted input: ``validate`` checks every type name, argument name, type and
 range, the nesting depth and the number of layers, and counts the parameters and buffers from
 the description alone, before anything is allocated (``architecture_shapes.py`` follows a
-sample's shape through it). Every problem is an ``ArchitectureError``: one line naming the layer
-by its position (``layer 2.1``, as in state_dict keys).
+sample's shape through it; ``architecture_layers.py`` holds the table of layers, their
+arguments and how each is checked). Every problem is an ``ArchitectureError``: one line
+naming the layer by its position (``layer 2.1``, as in state_dict keys).
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from . import init
-from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .conv import Conv2d
+from .architecture_layers import (LAYERS, MAX_DIM, MAX_KERNEL, MAX_SIZE, REQUIRED, SEEDED, Arg,
+                                  check, divisibility_problem, layer_numbers, read_arg)
 from .dropout import Dropout
-from .linear import Linear
 from .module import Module
-from .norm import BatchNorm1d, BatchNorm2d
 from .pooling import AvgPool2d, MaxPool2d
 from .sequential import Sequential
-from .shape import Flatten, Identity
 
 MAX_NUMBERS = 50_000_000     # parameters + buffers a description may ask for
 MAX_LAYERS = 1000            # layers in all, containers included
 MAX_DEPTH = 16               # Sequentials nested in Sequentials
-MAX_SIZE = 1 << 24           # any width, channel or feature count
-MAX_KERNEL = 64              # kernel, stride and padding of convolutions and pooling
-MAX_DIM = 8                  # |dim| of Flatten and Softmax
 
 
 class ArchitectureError(ValueError):
     """A model that cannot be described, or a description that cannot be built."""
 
 
-REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One constructor argument: its ``kind`` (how it is checked) and its default."""
-
-    kind: str
-    default: Any = REQUIRED
-
-
-_POOL = {"kernel_size": Arg("kernel"), "stride": Arg("kernel", None), "padding": Arg("pad", 0)}
-_NORM = {"num_features": Arg("size"), "eps": Arg("eps", 1e-5), "momentum": Arg("momentum", 0.1),
-         "affine": Arg("bool", True), "track_running_stats": Arg("bool", True)}
-#: Every built-in layer: type name -> (class, constructor arguments). Sequential is the container.
-LAYERS: dict[str, tuple[type, dict[str, Arg]]] = {
-    "Linear": (Linear, {"in_features": Arg("size"), "out_features": Arg("size"),
-                        "bias": Arg("bool", True)}),
-    "Conv2d": (Conv2d, {"in_channels": Arg("size"), "out_channels": Arg("size"),
-                        "kernel_size": Arg("kernel"), "stride": Arg("kernel", 1),
-                        "padding": Arg("pad", 0), "bias": Arg("bool", True)}),
-    "MaxPool2d": (MaxPool2d, _POOL), "AvgPool2d": (AvgPool2d, _POOL),
-    "BatchNorm1d": (BatchNorm1d, _NORM), "BatchNorm2d": (BatchNorm2d, _NORM),
-    "Dropout": (Dropout, {"p": Arg("prob", 0.5)}),
-    "LeakyReLU": (LeakyReLU, {"negative_slope": Arg("float", 0.01)}),
-    "Softmax": (Softmax, {"dim": Arg("dim", -1)}),
-    "Flatten": (Flatten, {"start_dim": Arg("dim", 1), "end_dim": Arg("dim", -1)}),
-    "ReLU": (ReLU, {}), "Sigmoid": (Sigmoid, {}), "Tanh": (Tanh, {}), "Identity": (Identity, {}),
-}
 BUILT_IN = ", ".join(["Sequential", *LAYERS])
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _number(v: Any) -> bool:
-    return _int(v) or (isinstance(v, (float, np.floating)) and math.isfinite(v))
-
-
-def _check(kind: str, v: Any) -> Any:
-    """``v`` in canonical JSON form if it is a valid value of ``kind``, else ValueError."""
-    if kind in ("kernel", "pad"):
-        low = 1 if kind == "kernel" else 0
-        pair = list(v) if isinstance(v, (list, tuple)) and len(v) == 2 else [v, v]
-        if all(_int(x) and low <= x <= MAX_KERNEL for x in pair):
-            return [int(x) for x in pair]
-        raise ValueError(f"must be an int in [{low}, {MAX_KERNEL}] or a pair of them")
-    if kind == "size" and _int(v) and 1 <= v <= MAX_SIZE:
-        return int(v)
-    if kind == "dim" and _int(v) and -MAX_DIM <= v <= MAX_DIM:
-        return int(v)
-    if kind == "bool" and isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if kind == "float" and _number(v) and abs(v) <= 1e6:
-        return float(v)
-    if kind == "eps" and _number(v) and 0 < v <= 1:
-        return float(v)
-    if kind in ("prob", "momentum") and _number(v) and 0 <= v <= 1:
-        return float(v)
-    if kind == "momentum" and v is None:
-        return None
-    raise ValueError({"size": f"must be an int in [1, {MAX_SIZE}]", "bool": "must be true or false",
-                      "dim": f"must be an int in [-{MAX_DIM}, {MAX_DIM}]",
-                      "float": "must be a finite number", "eps": "must be a number in (0, 1]",
-                      "prob": "must be a number in [0, 1]",
-                      "momentum": "must be a number in [0, 1] or null"}[kind])
 
 
 def _short(v: Any) -> str:
@@ -152,9 +77,9 @@ def _describe(module: Module, path: str, depth: int) -> dict[str, Any]:
                                 f"can only describe a Sequential of {BUILT_IN}")
     args = {}
     for name, arg in entry[1].items():
-        value = module.bias is not None if name == "bias" else getattr(module, name)
+        value = read_arg(module, cls.__name__, name)
         try:
-            args[name] = _check(arg.kind, value)
+            args[name] = check(arg.kind, value)
         except ValueError as exc:
             raise ArchitectureError(f"{where} ({cls.__name__}): {name} {exc}, got "
                                     f"{_short(value)}") from None
@@ -212,7 +137,7 @@ def _validate(desc: Any, path: str, depth: int, counter: dict[str, int]) -> dict
             raise ArchitectureError(f"{where} ({kind}): missing argument {name!r}")
         value = args.get(name, arg.default)
         try:
-            out[name] = None if value is None and arg.default is None else _check(arg.kind, value)
+            out[name] = None if value is None and arg.default is None else check(arg.kind, value)
         except ValueError as exc:
             raise ArchitectureError(f"{where} ({kind}): {name} {exc}, got {_short(value)}") \
                 from None
@@ -222,6 +147,9 @@ def _validate(desc: Any, path: str, depth: int, counter: dict[str, int]) -> dict
         if any(p > k // 2 for p, k in zip(out["padding"], out["kernel_size"])):
             raise ArchitectureError(f"{where} ({kind}): padding must be at most half the "
                                     f"kernel size {out['kernel_size']}, got {out['padding']}")
+    problem = divisibility_problem(kind, out)
+    if problem:
+        raise ArchitectureError(f"{where} ({kind}): {problem}")
     return {"type": kind, "args": out}
 
 
@@ -237,15 +165,8 @@ def count_numbers(desc: dict[str, Any]) -> tuple[int, int]:
     """(parameters, buffer values) a validated description allocates."""
     params = buffers = 0
     for _, d in leaves(desc):
-        a = d["args"]
-        if d["type"] == "Linear":
-            params += a["out_features"] * (a["in_features"] + a["bias"])
-        elif d["type"] == "Conv2d":
-            k = a["kernel_size"][0] * a["kernel_size"][1]
-            params += a["out_channels"] * (a["in_channels"] * k + a["bias"])
-        elif d["type"].startswith("BatchNorm"):
-            params += 2 * a["num_features"] * a["affine"]
-            buffers += (2 * a["num_features"] + 1) * a["track_running_stats"]
+        p, b = layer_numbers(d["type"], d["args"])
+        params, buffers = params + p, buffers + b
     return params, buffers
 
 
@@ -262,7 +183,7 @@ def _build(desc: dict[str, Any], gen: np.random.Generator, path: str) -> Module:
                             for i, d in enumerate(desc["layers"])))
     cls, spec = LAYERS[desc["type"]]
     args = {k: tuple(v) if isinstance(v, list) else v for k, v in desc["args"].items()}
-    if cls in (Linear, Conv2d):
+    if cls in SEEDED:
         args["rng"] = gen
     elif cls is Dropout:
         args["rng"] = gen.spawn(1)[0]
@@ -283,5 +204,6 @@ def sequential(*layers: dict[str, Any]) -> dict[str, Any]:
     return {"type": "Sequential", "layers": list(layers)}
 
 
-__all__ = ["ArchitectureError", "LAYERS", "MAX_NUMBERS", "build", "count_numbers", "describe",
+__all__ = ["ArchitectureError", "Arg", "LAYERS", "MAX_DIM", "MAX_KERNEL", "MAX_NUMBERS",
+           "MAX_SIZE", "REQUIRED", "build", "count_numbers", "describe",
            "layer", "leaves", "position", "sequential", "validate"]
