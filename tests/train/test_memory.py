@@ -37,7 +37,8 @@ def measured_step_bytes(name, batch):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("name", ["mlp", "mlp-deep", "lenet5", "cnn", "cnn-large"])
+@pytest.mark.parametrize("name", ["mlp", "mlp-deep", "lenet5", "cnn", "cnn-large", "rnn", "lstm",
+                                  "gru", "vit"])
 def test_the_estimate_per_sample_bounds_what_a_step_really_allocates(name):
     spec = resolve_spec({"name": name})
     small, large = 32, 160

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from ..nn.architecture import leaves
+from ..nn.architecture_shapes import SEQUENCE_LAYERS, _sequence_shape
 
 FLOAT = 4                      # bytes of a float32
 TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000   # both datasets' sizes (checked by checksum)
@@ -33,6 +34,9 @@ MAX_READ = 1 << 16             # bytes read from any /proc or /sys file
 #: checkpoint's state_dict copies and .npz buffers; plus, per optimizer, its state arrays.
 PARAM_COPIES = 7
 OPTIMIZER_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
+#: Arrays of (T, hidden) a recurrent layer keeps per direction and layer for backpropagation
+#: through time (inputs, gates, states, their nonlinearities), measured with tracemalloc.
+RECURRENT_ARRAYS = {"RNN": 1.5, "GRU": 7.5, "LSTM": 10.5}
 
 
 def _conv_sizes(shape: tuple[int, ...], a: dict[str, Any]) -> tuple[int, int, int]:
@@ -57,7 +61,27 @@ def _out_shape(t: str, a: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, 
         nd = len(full)
         s, e = [d + nd if d < 0 else d for d in (a["start_dim"], a["end_dim"])]
         return (full[:s] + (math.prod(full[s:e + 1]),) + full[e + 1:])[1:]
+    if t in SEQUENCE_LAYERS:
+        return _sequence_shape(t, a, shape)[1]
     return shape
+
+
+def _sequence_cache(t: str, a: dict[str, Any], shape: tuple[int, ...],
+                    out: tuple[int, ...]) -> int:
+    """Values per sample that a layer of sequences keeps from forward to backward."""
+    if t in RECURRENT_ARRAYS:
+        steps, directions = shape[0], 1 + a["bidirectional"]
+        return int(RECURRENT_ARRAYS[t] * steps * a["hidden_size"] * directions * a["num_layers"])
+    if t in ("MultiheadAttention", "TransformerEncoderLayer"):
+        steps, e = shape
+        heads = a.get("num_heads", a.get("nhead"))
+        attention = 9 * steps * e // 2 + 3 * heads * steps * steps
+        if t == "MultiheadAttention":
+            return attention
+        return attention + 3 * steps * e + 3 * steps * a["dim_feedforward"]
+    if t == "PatchEmbedding":
+        return math.prod(shape) + math.prod(out)
+    return math.prod(shape)          # LayerNorm, Embedding, SelectStep, MeanOverTime
 
 
 def _layer_bytes(t: str, a: dict[str, Any], shape: tuple[int, ...], out: tuple[int, ...],
@@ -93,6 +117,11 @@ def _layer_bytes(t: str, a: dict[str, Any], shape: tuple[int, ...], out: tuple[i
         return 0, 0, FLOAT * padded + 2 * y + x, False
     if t == "Flatten":
         return 0, 0, 2 * y, True
+    if t == "GELU":
+        return 2 * x, 0, 4 * x, False
+    if t in SEQUENCE_LAYERS:
+        cache = FLOAT * _sequence_cache(t, a, shape, out)
+        return cache, 0, x + y, False
     return 0, 0, y, False   # Identity
 
 
