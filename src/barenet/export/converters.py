@@ -17,8 +17,9 @@ function ``convert(layer, g, x, path) -> Value`` that checks the per-sample shap
     LayerNorm    LayerNormalization from opset 17; before, ReduceMean over the last dimensions
     Dropout, Identity: nothing (evaluation mode); Sequential: its layers in order
 
-The recurrent and attention layers (RNN, LSTM, GRU, MultiheadAttention, ...) have no converter
-yet: exporting one is refused with an error naming it.
+The recurrent layers (RNN, LSTM, GRU) are in ``converters_recurrent.py``; attention, the
+transformer encoder layer, PatchEmbedding, SelectStep, MeanOverTime and Embedding in
+``converters_sequence.py``. A layer without a converter is refused with an error naming it.
 """
 from __future__ import annotations
 

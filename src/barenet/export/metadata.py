@@ -32,9 +32,11 @@ def accuracy_of(config: dict[str, Any]) -> float | None:
 
 def metadata_props(model: str, dataset: str | None, classes: list[str] | None,
                    accuracy: float | None, normalize: Normalize | None,
-                   input_shape: tuple[int, ...], preprocessing: bool) -> dict[str, str]:
+                   input_shape: tuple[int, ...], preprocessing: bool,
+                   input_dtype: str = "float32") -> dict[str, str]:
     """The metadata of an exported model; ``input_shape`` is the graph input's, per sample,
-    and ``preprocessing`` says whether the graph takes [0, 1] pixels and normalises them."""
+    ``preprocessing`` says whether the graph takes [0, 1] pixels and normalises them, and
+    ``input_dtype`` "int64" marks the ids of a model that begins with an Embedding."""
     from .. import __version__
 
     props = {"model": model, "barenet_version": __version__}
@@ -44,6 +46,9 @@ def metadata_props(model: str, dataset: str | None, classes: list[str] | None,
         props["classes"] = json.dumps(list(classes))
     if accuracy is not None:
         props["test_accuracy"] = json.dumps(accuracy)
+    if input_dtype == "int64":
+        props["input"] = f"int64 ids {shape_text(input_shape)}"
+        return props
     if normalize is not None:
         props["normalization"] = json.dumps({"mean": normalize.mean, "std": normalize.std})
     shape = shape_text(input_shape)

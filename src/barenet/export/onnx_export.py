@@ -25,7 +25,9 @@ from ..atomic import atomic_write_bytes
 from ..data.specs import get_spec
 from ..data.transforms import Normalize
 from ..errors import brief
+from ..nn.embedding import Embedding
 from ..nn.module import Module
+from ..nn.sequential import Sequential
 from ..train.run import Run
 from .converters import convert
 from .metadata import accuracy_of, metadata_props
@@ -56,11 +58,15 @@ def onnx_model(source: Source, input_shape: tuple[int, ...] | None = None,
 
     m = _resolve(source, input_shape, dataset, classes)
     g = GraphBuilder(opset)
+    ids = isinstance(_first_layer(m.module), Embedding)     # the input: int64 ids, not floats
+    if include_preprocessing and ids:
+        raise ExportError("include_preprocessing needs a model that takes pixels; this one "
+                          "begins with an Embedding, which takes integer ids")
     if include_preprocessing:
         inp = Value(g.fresh("pixels"), _pixel_shape(m.input_shape))
         x = _normalise(g, inp, m.normalize, m.input_shape)
     else:
-        inp = x = Value(g.fresh("input"), m.input_shape)
+        inp = x = Value(g.fresh("input"), m.input_shape, "int64" if ids else "float32")
     out = convert(m.module, g, x)
     classes_ = m.classes
     if classes_ is not None and out.shape != (len(classes_),):
@@ -68,9 +74,8 @@ def onnx_model(source: Source, input_shape: tuple[int, ...] | None = None,
             raise ExportError(f"the model outputs {shape_text(out.shape)}, expected (N, "
                               f"{len(classes_)}): one score per class of classes")
         classes_ = None           # a dataset's default classes that this model does not score
-    props = metadata_props(m.name, m.dataset, classes_, m.accuracy,
-                           m.normalize, inp.shape,
-                           include_preprocessing)
+    props = metadata_props(m.name, m.dataset, classes_, m.accuracy, m.normalize, inp.shape,
+                           include_preprocessing, inp.dtype)
     doc = f"barenet {m.name} model" + (f" trained on {m.dataset}" if m.dataset else "")
     return g.finish(inp, out, OUTPUT, m.name, doc, props, __version__)
 
@@ -157,6 +162,13 @@ def _resolve(source: Source, input_shape: Any, dataset: str | None, classes: Any
     names = list(spec.classes) if classes is None else list(classes)
     normalize = Normalize(spec.mean, spec.std, flatten=len(shape) == 1)
     return _Model(source, shape, "custom", spec.name, names, None, normalize)
+
+
+def _first_layer(module: Module) -> Module | None:
+    """The first layer that computes, inside nested Sequentials (None for an empty one)."""
+    while isinstance(module, Sequential):
+        module = next(iter(module._modules.values()), None)
+    return module
 
 
 def _input_shape(shape: Any) -> tuple[int, ...]:

@@ -55,10 +55,12 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 class Value(NamedTuple):
-    """A tensor of the graph: its ``name`` and its ``shape`` per sample (without the batch)."""
+    """A tensor of the graph: its ``name``, its ``shape`` per sample (without the batch) and
+    its ``dtype`` ("float32"; "int64" only for the ids an Embedding reads)."""
 
     name: str
     shape: tuple[int, ...]
+    dtype: str = "float32"
 
 
 class GraphBuilder:
@@ -86,7 +88,7 @@ class GraphBuilder:
 
     def const(self, hint: str, array: Any, dtype: Any = np.float32) -> str:
         """An initializer holding ``array`` as ``dtype`` (float32 unless told); its name."""
-        data = np.ascontiguousarray(np.asarray(array, dtype=dtype))
+        data = np.array(array, dtype=dtype, order="C")     # a scalar stays 0-d
         name = self.fresh(hint)
         self.initializers.append(self.onnx.numpy_helper.from_array(data, name))
         return name
@@ -99,13 +101,13 @@ class GraphBuilder:
         self._producers[out] = node
         return out
 
-    def reduce_mean(self, x: str, axes: list[int], hint: str) -> str:
-        """Mean over ``axes``, keeping them as size 1 (axes: an attribute before opset 18,
-        an input from 18 on)."""
+    def reduce_mean(self, x: str, axes: list[int], hint: str, keepdims: bool = True) -> str:
+        """Mean over ``axes``, kept as size 1 unless ``keepdims`` is False (axes: an
+        attribute before opset 18, an input from 18 on)."""
         if self.opset < 18:
-            return self.node("ReduceMean", [x], hint, axes=axes, keepdims=1)
+            return self.node("ReduceMean", [x], hint, axes=axes, keepdims=int(keepdims))
         return self.node("ReduceMean", [x, self.const(f"{hint}.axes", axes, np.int64)], hint,
-                         keepdims=1)
+                         keepdims=int(keepdims))
 
     def finish(self, inp: Value, out: Value, output_name: str, graph_name: str,
                doc: str, props: dict[str, str], version: str) -> Any:
@@ -118,9 +120,10 @@ class GraphBuilder:
             self.nodes.append(producer)
         producer.output[0] = output_name
         f32 = self.onnx.TensorProto.FLOAT
+        types = {"float32": f32, "int64": self.onnx.TensorProto.INT64}
         graph = helper.make_graph(
             self.nodes, graph_name,
-            [helper.make_tensor_value_info(inp.name, f32, [BATCH, *inp.shape])],
+            [helper.make_tensor_value_info(inp.name, types[inp.dtype], [BATCH, *inp.shape])],
             [helper.make_tensor_value_info(output_name, f32, [BATCH, *out.shape])],
             initializer=self.initializers)
         opsets = [helper.make_opsetid("", self.opset)]
