@@ -83,7 +83,13 @@ def test_mistakes_grid_without_mistakes(tmp_path):
     (nn.Sequential(nn.Linear(784, 30), nn.ReLU(), nn.Linear(30, 10)), (30, 28, 28)),
     (nn.Sequential(nn.Conv2d(1, 8, 5), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 24 * 24, 10)),
      (8, 5, 5)),
-    (nn.Sequential(nn.Linear(10, 3)), None)])
+    (nn.Sequential(nn.Linear(10, 3)), None),
+    # a ViT's first layer cuts 7x7 patches: its filters are 7x7, not 28x28 pictures
+    (nn.Sequential(nn.PatchEmbedding(28, 7, 1, 16), nn.SelectStep(0), nn.Linear(16, 10)),
+     (16, 7, 7)),
+    # a recurrent first layer has no picture-shaped weights; nothing after it stands in
+    (nn.Sequential(nn.Flatten(1, 2), nn.LSTM(28, 16), nn.SelectStep(), nn.Linear(16, 16)),
+     None)])
 def test_first_layer_weights(tmp_path, model, tiles):
     found = plots.first_layer_filters(model)
     if tiles is None:

@@ -157,18 +157,24 @@ def plot_misclassified(images: np.ndarray, y_true: np.ndarray, probabilities: np
 
 
 def first_layer_filters(model: Any) -> tuple[str, np.ndarray] | None:
-    """The first Linear or Conv2d weight of ``model`` as tiles: ("linear"|"conv", (n, h, w)).
+    """The first weighted layer of ``model`` as tiles: ("linear"|"conv"|"patch", (n, h, w)).
 
     Linear (h, 784) gives h tiles of 28x28; Conv2d (C_out, C_in, kH, kW) gives C_out kernels
-    (averaged over input channels). None when neither comes first or the shapes don't fit.
+    and PatchEmbedding (E, C, p, p) E patch filters (both averaged over input channels). None
+    when the first layer with parameters is none of these (an LSTM, say) or its shape doesn't
+    fit.
     """
     for _, mod in model.named_modules():
-        w = getattr(getattr(mod, "weight", None), "data", None)
-        if w is None or type(mod).__name__ not in ("Linear", "Conv2d"):
+        if not mod._parameters:
             continue
+        kind = {"Linear": "linear", "Conv2d": "conv", "PatchEmbedding": "patch"}.get(
+            type(mod).__name__)
+        w = getattr(getattr(mod, "weight", None), "data", None)
+        if kind is None or w is None:
+            return None
         w = np.asarray(w, dtype=np.float64)
         if w.ndim == 4:
-            return "conv", w.mean(axis=1)
+            return kind, w.mean(axis=1)
         side = int(round(math.sqrt(w.shape[1])))
         if w.ndim == 2 and side * side == w.shape[1]:
             return "linear", w.reshape(w.shape[0], side, side)
@@ -193,7 +199,9 @@ def plot_first_layer(model: Any, path: str | os.PathLike, max_tiles: int = 64) -
     for ax, t in zip(axes, tiles):
         lim = float(np.abs(t).max()) or 1.0
         ax.imshow(t, cmap="seismic", vmin=-lim, vmax=lim, interpolation="nearest")
-    what = "hidden units (input weights as 28x28)" if kind == "linear" else "convolution kernels"
+    side = f"{tiles.shape[1]}x{tiles.shape[2]}"
+    what = {"linear": f"hidden units (input weights as {side})", "conv": "convolution kernels",
+            "patch": f"patch filters ({side})"}[kind]
     shown = f"{total}" if total == len(tiles) else f"first {len(tiles)} of {total}"
     fig.suptitle(f"first layer: {shown} {what}; red +, blue -", fontsize=10)
     return save_figure(fig, path)
