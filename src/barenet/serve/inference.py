@@ -1,5 +1,6 @@
 """Prediction for the server: input validation, one locked forward pass, and a compact summary of
-every hidden layer's activations and of the first layer's weights, sized for a web page.
+every hidden layer's activations, of where a vision transformer's class token attends, and of
+the first layer's weights, sized for a web page.
 
 Layers cache their input in ``forward`` (for ``backward``), so a model must not run in two
 threads at once: ``Predictor`` serialises every forward pass with a lock.
@@ -13,12 +14,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageError
+from ..nn.attention import MultiheadAttention
 from ..nn.functional import softmax
 from ..nn.module import Module
+from ..nn.patch import PatchEmbedding
 from ..nn.sequential import Sequential
 
 MAX_VALUES = 4096  # numbers sent per layer (after downsampling)
 MAX_MAPS = 16      # feature maps sent per conv layer
+MAX_STEPS = 64     # rows of a sequence sent (longer ones are averaged over neighbouring steps)
+MAX_HEADS = 8      # attention heads sent one by one per layer
 MAX_UNITS = 64     # first-layer units / filters sent by ``weights()``
 DIGITS = 4         # decimals kept in the JSON
 MAX_PIXELS = 4_000_000  # largest uploaded picture decoded (a 2000x2000 drawing)
@@ -44,6 +49,9 @@ def layer_chain(model: Module) -> list[tuple[str, Module]] | None:
 
 
 PASSTHROUGH = {"Flatten", "Unflatten", "Dropout", "Dropout2d", "Identity"}
+#: Layers that pick part of a sequence for the classifier: a block shows the whole sequence
+#: before them (an LSTM's 28 steps, a transformer's 17 tokens), not the one step they keep.
+SELECTIONS = {"SelectStep"}
 
 
 def _weighted(layer: Module) -> bool:
@@ -62,10 +70,12 @@ def shown_layers(chain: list[tuple[str, Module]], x: np.ndarray,
     """Which outputs to show, as (index, label): one per block, a block being a weighted layer
     (Linear, Conv2d) with what follows it up to the next weighted layer (norm, activation,
     pooling). A block's output is its last layer's, ignoring dropout and reshapes (so conv
-    maps keep their shape); the block producing the logits is not shown. The label names
-    the block's layers, e.g. ``Conv2d → MaxPool2d → ReLU``."""
+    maps keep their shape) and selections (``SelectStep``: a sequence model's block shows
+    every step); the block producing the logits is not shown. The label names the block's
+    layers, e.g. ``Conv2d → MaxPool2d → ReLU``."""
     def skip(i: int) -> bool:
-        return _passthrough(chain[i][1], outs[i - 1] if i else x, outs[i])
+        return type(chain[i][1]).__name__ in SELECTIONS or \
+            _passthrough(chain[i][1], outs[i - 1] if i else x, outs[i])
 
     picked: list[tuple[int, str]] = []
     start = 0
@@ -82,32 +92,94 @@ def shown_layers(chain: list[tuple[str, Module]], x: np.ndarray,
     return picked
 
 
-def summarize(values: np.ndarray, max_values: int = MAX_VALUES, max_maps: int = MAX_MAPS) -> dict:
-    """One sample's layer output as JSON-ready data: feature maps (C, H, W) keep at most
-    ``max_maps`` channels and are average-pooled until they fit ``max_values``; anything else is
-    flattened and cut to ``max_values``. ``shape`` is the shape of ``values`` as sent,
-    ``full_shape`` the layer's real output shape (without the batch)."""
+def _block_mean(a: np.ndarray, fh: int, fw: int) -> np.ndarray:
+    """Average ``a`` (..., H, W) over fh x fw blocks (edges repeated to fill the last block)."""
+    if fh == fw == 1:
+        return a
+    h, w = a.shape[-2:]
+    pad = [(0, 0)] * (a.ndim - 2) + [(0, -h % fh), (0, -w % fw)]
+    b = np.pad(a, pad, mode="edge")
+    blocks = b.reshape(*b.shape[:-2], b.shape[-2] // fh, fh, b.shape[-1] // fw, fw)
+    return blocks.mean(axis=(-3, -1))
+
+
+def summarize(values: np.ndarray, max_values: int = MAX_VALUES, max_maps: int = MAX_MAPS,
+              max_steps: int = MAX_STEPS) -> dict:
+    """One sample's layer output as JSON-ready data, by its number of dimensions:
+
+    - (C, H, W) feature maps, kind "maps": at most ``max_maps`` channels, average-pooled until
+      they fit ``max_values``;
+    - (T, F) a sequence (time steps or tokens, each F features), kind "sequence": a T x F heat
+      map; more than ``max_steps`` steps are averaged in groups of ``step`` neighbours, and the
+      first features are kept that fit ``max_values``;
+    - anything else, kind "dense": flattened and cut to ``max_values``.
+
+    ``shape`` is the shape of ``values`` as sent, ``full_shape`` the layer's real output shape
+    (without the batch)."""
     a = np.nan_to_num(np.asarray(values, dtype=np.float64))
     full = list(a.shape)
+    extra: dict[str, Any] = {}
     if a.ndim == 3:
         c, h, w = a.shape
         a = a[: min(c, max_maps)]
         f = 1
         while a.shape[0] * math.ceil(h / f) * math.ceil(w / f) > max_values:
             f += 1
-        if f > 1:
-            ph, pw = -h % f, -w % f
-            padded = np.pad(a, ((0, 0), (0, ph), (0, pw)), mode="edge")
-            n = padded.shape[0]
-            a = padded.reshape(n, padded.shape[1] // f, f, padded.shape[2] // f, f).mean(axis=(2, 4))
+        a = _block_mean(a, f, f)
         kind = "maps"
+    elif a.ndim == 2 and a.size:
+        step = math.ceil(a.shape[0] / max_steps)
+        a = _block_mean(a, step, 1)
+        a = a[:, : max(1, max_values // a.shape[0])]
+        kind, extra = "sequence", {"step": step}
     else:
         a = a.reshape(-1)[:max_values]
         kind = "dense"
-    return {"kind": kind, "shape": list(a.shape), "full_shape": full,
+    return {"kind": kind, "shape": list(a.shape), "full_shape": full, **extra,
             "min": round(float(a.min()), DIGITS) if a.size else 0.0,
             "max": round(float(a.max()), DIGITS) if a.size else 0.0,
             "values": np.round(a, DIGITS).reshape(-1).tolist()}
+
+
+def patch_grid(chain: list[tuple[str, Module]] | None) -> tuple[int, int] | None:
+    """(g, p) of the model's first ``PatchEmbedding``: the picture is cut into g x g patches of
+    p x p pixels, token 0 being the class token; None without one."""
+    for _, layer in (chain or []):
+        if isinstance(layer, PatchEmbedding):
+            return layer.image_size // layer.patch_size, layer.patch_size
+    return None
+
+
+def attention_layers(
+        chain: list[tuple[str, Module]] | None) -> list[tuple[str, MultiheadAttention]]:
+    """Each self-attention of the chain, as (label, attention): a ``MultiheadAttention`` leaf,
+    or a layer holding one as ``self_attn`` (``TransformerEncoderLayer``)."""
+    found = []
+    for name, layer in (chain or []):
+        mha = layer if isinstance(layer, MultiheadAttention) else getattr(layer, "self_attn", None)
+        if isinstance(mha, MultiheadAttention):
+            found.append((f"{name} {type(layer).__name__}", mha))
+    return found
+
+
+def class_attention(label: str, per_head: np.ndarray, grid: int, patch: int,
+                    max_heads: int = MAX_HEADS) -> dict | None:
+    """Where the class token looks, from one layer's weights ``per_head`` (heads, T, T) for one
+    picture: row 0 (the class token's query) averaged over heads, the part over the g x g
+    patches as a grid. -> {"layer", "grid", "patch", "cls" (the weight on itself), "weights"
+    (g rows of g), "heads" (the same grid per head, at most ``max_heads``)}; the weights and
+    "cls" sum to 1. None if the tokens are not a class token and g * g patches."""
+    if per_head.ndim != 3 or per_head.shape[-1] != 1 + grid * grid:
+        return None
+    row = np.nan_to_num(per_head[:, 0].astype(np.float64))       # (heads, 1 + g*g)
+    mean = row.mean(axis=0)
+
+    def cells(r: np.ndarray) -> list:
+        return np.round(r[1:].reshape(grid, grid), 6).tolist()
+
+    return {"layer": label, "grid": grid, "patch": patch, "cls": round(float(mean[0]), 6),
+            "weights": cells(mean), "heads": [cells(h) for h in row[:max_heads]],
+            "num_heads": int(row.shape[0])}
 
 
 def parse_pixels(pixels: Any) -> np.ndarray:
@@ -154,6 +226,8 @@ class Predictor:
         self.classes: list[str] = list(run.classes)
         self.lock = threading.Lock()
         self.chain = layer_chain(self.model)
+        self.grid = patch_grid(self.chain)
+        self.attention = attention_layers(self.chain) if self.grid else []
         self.model.eval()
         probe = np.zeros((1, 28, 28), dtype=np.uint8)
         probe[0, 10:18, 12:16] = 255
@@ -175,12 +249,16 @@ class Predictor:
     def predict(self, image: np.ndarray) -> dict:
         """uint8 (28, 28) MNIST-style picture -> the JSON answer of ``POST /api/predict``:
         ``prediction`` (class index), ``label`` (its name), ``probabilities`` (softmax, one per
-        class), ``input`` (the 784 pixels 0..255 the network saw, row-major) and
-        ``activations`` ({"<layer> <Type>": ``summarize`` output + ``label``}, one per block,
-        see ``shown_layers``)."""
+        class), ``input`` (the 784 pixels 0..255 the network saw, row-major),
+        ``activations`` ({"<layer> <Type>": ``summarize`` output + ``label`` (+ ``rows``,
+        "tokens" or "steps", for a sequence)}, one per block, see ``shown_layers``) and
+        ``attention`` (a vision transformer's: one ``class_attention`` per self-attention
+        layer, in order; [] for other models)."""
         with self.lock:
             inp, logits, outs = self._forward(image[None])
             outs = [o.copy() for o in outs]
+            heads = [(label, mha.attn_weights_per_head) for label, mha in self.attention]
+            heads = [(label, w[0].copy()) for label, w in heads if w is not None]
         probs = softmax(logits.astype(np.float64), axis=-1)[0]
         k = int(np.argmax(probs))
         activations = {}
@@ -189,11 +267,15 @@ class Predictor:
                 name, layer = self.chain[i]
                 entry = summarize(outs[i][0])
                 entry["label"] = label
+                if entry["kind"] == "sequence":
+                    entry["rows"] = "tokens" if self.grid else "steps"
                 activations[f"{name} {type(layer).__name__}"] = entry
+        attention = [a for a in (class_attention(label, w, *self.grid) for label, w in heads)
+                     if a is not None] if self.grid else []
         return {"prediction": k, "label": self.classes[k],
                 "probabilities": [round(float(p), 6) for p in probs],
                 "input": image.reshape(-1).astype(int).tolist(),
-                "activations": activations}
+                "activations": activations, "attention": attention}
 
     def describe(self) -> list[dict]:
         """Each leaf layer: name, type, repr, parameter count, output shape (without the batch)."""
@@ -207,31 +289,54 @@ class Predictor:
     def weights(self, max_units: int = MAX_UNITS) -> dict | None:
         """The first weighted layer's weights as small images: see ``first_layer_images``."""
         first = first_weighted(self.chain)
-        return None if first is None else first_layer_images(first[0], first[1],
-                                                             first[1].weight.data, max_units)
+        return None if first is None else first_layer_images(
+            first[0], first[1], getattr(first[1], first[2]).data, max_units)
 
 
-def first_weighted(chain: list[tuple[str, Module]] | None) -> tuple[str, Module] | None:
-    """The first leaf layer with a ``weight`` parameter, as (dotted name, layer), or None."""
+#: Names of a recurrent layer's gates, in the order of the rows of its ``weight_ih_l0``.
+GATES = {"LSTM": ["input gate", "forget gate", "cell candidate", "output gate"],
+         "GRU": ["reset gate", "update gate", "new state"], "RNN": ["hidden state"]}
+
+
+def first_weighted(chain: list[tuple[str, Module]] | None) -> tuple[str, Module, str] | None:
+    """The first leaf layer that weighs its input, as (dotted name, layer, parameter name):
+    its ``weight``, or a recurrent layer's input weights ``weight_ih_l0``; None if none."""
     for name, layer in (chain or []):
-        if getattr(getattr(layer, "weight", None), "data", None) is not None:
-            return name, layer
+        for key in ("weight", "weight_ih_l0"):
+            if getattr(getattr(layer, key, None), "data", None) is not None:
+                return name, layer, key
     return None
 
 
 def first_layer_images(name: str, layer: Module, w: np.ndarray,
                        max_units: int = MAX_UNITS) -> dict | None:
-    """Weights ``w`` shaped like ``layer.weight`` (the weights themselves, or how they changed)
-    as small images: a Linear on 784 inputs gives one 28x28 image per unit, a conv gives one
-    kH x kW image per filter (averaged over input channels). At most ``max_units``; None if
-    the layer is neither. -> {"layer", "kind", "count", "shape", "values"}."""
-    if w.ndim == 2 and w.shape[1] == 784:
-        imgs, kind = w.reshape(-1, 28, 28), "dense"
+    """Weights ``w`` shaped like the layer's input weights (the weights themselves, or how they
+    changed) as small images -> {"layer", "kind", "count", "shape" (n, h, w), "values"}:
+
+    - "dense": a Linear on 784 inputs, one 28x28 image per unit;
+    - "conv": one kH x kW image per filter (averaged over input channels);
+    - "patch": a ``PatchEmbedding``, one p x p image per feature (averaged over channels): the
+      pattern each 7x7 patch is matched against;
+    - "recurrent": an RNN/LSTM/GRU's ``weight_ih_l0`` (gates * H, F), one image per gate
+      (``gates`` names them), a row per hidden unit, a column per input feature (the F
+      pixels of an image row); ``count`` is H.
+
+    At most ``max_units`` units or filters; None for any other layer."""
+    kind, extra = type(layer).__name__, {}
+    if kind in GATES and w.ndim == 2 and w.shape[0] % len(GATES[kind]) == 0:
+        gates = len(GATES[kind])
+        imgs = w.reshape(gates, -1, w.shape[1])[:, :max_units]
+        count, kind = w.shape[0] // gates, "recurrent"
+        extra = {"gates": GATES[type(layer).__name__]}
+    elif w.ndim == 2 and w.shape[1] == 784:
+        imgs, kind = w[:max_units].reshape(-1, 28, 28), "dense"
+        count = w.shape[0]
     elif w.ndim == 4:
-        imgs, kind = w.mean(axis=1), "conv"
+        imgs = w[:max_units].mean(axis=1)
+        kind, count = ("patch" if isinstance(layer, PatchEmbedding) else "conv"), w.shape[0]
     else:
         return None
-    shown = imgs[:max_units].astype(np.float64)
-    return {"layer": f"{name} {type(layer).__name__}", "kind": kind,
-            "count": int(imgs.shape[0]), "shape": list(shown.shape),
+    shown = imgs.astype(np.float64)
+    return {"layer": f"{name} {type(layer).__name__}", "kind": kind, "count": int(count),
+            "shape": list(shown.shape), **extra,
             "values": np.round(shown, DIGITS).reshape(-1).tolist()}

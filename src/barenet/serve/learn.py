@@ -128,7 +128,7 @@ class Teacher:
         layers = [(n, m) for n, m in chain if m.parameters()] if chain is not None \
             else [("model", model)]
         first = first_weighted(chain)
-        start = first[1].weight.data.copy() if first is not None else None
+        start = getattr(first[1], first[2]).data.copy() if first is not None else None
         x = self.run.normalize(image[None])
         y = np.array([label], dtype=np.int64)
         loss_fn = CrossEntropyLoss()
@@ -165,19 +165,20 @@ class Teacher:
                            for (n, m), g in zip(layers, norms)],
                 "first_layer": self._moved(first, start), "mode": MODE_NOTE}
 
-    def _moved(self, first: tuple[str, Module] | None, start: np.ndarray | None) -> dict | None:
-        """How the first layer's weights moved in this call, as images scaled to [-1, 1]
+    def _moved(self, first: tuple[str, Module, str] | None,
+               start: np.ndarray | None) -> dict | None:
+        """How the first layer's input weights moved in this call, as images scaled to [-1, 1]
         (``max_abs`` is the scale), with the size of this change and of all changes so far."""
         if first is None or start is None:
             return None
-        name, layer = first
-        now = layer.weight.data
+        name, layer, param = first
+        now = getattr(layer, param).data
         delta = (now - start).astype(np.float64)
         scale = float(np.max(np.abs(delta))) if delta.size else 0.0
         doc = first_layer_images(name, layer, delta / scale if scale > 0 else delta)
         if doc is None:
             return None
-        key = f"{name}.weight"
+        key = f"{name}.{param}"
         total = now - self.base[key] if key in self.base else delta
         doc.update(max_abs=scale, change_norm=float(np.linalg.norm(delta)),
                    total_change_norm=float(np.linalg.norm(total)),

@@ -179,6 +179,7 @@ function resetPrediction() {
   seen.fillStyle = "#000";
   seen.fillRect(0, 0, 28, 28);
   $("layers").innerHTML = '<p class="empty">Draw something to light up the layers.</p>';
+  hideAttention();
   $("truth").textContent = "";
   status("Draw with the mouse, a pen or a finger.", false);
   state.current = null;
@@ -200,6 +201,7 @@ function showPrediction(doc) {
   seen.drawImage(heatCanvas(doc.input, 0, 28, 28, (v) => [v, v, v]), 0, 0);
   showTruth(k);
   showLayers(doc.activations);
+  showAttention(doc.attention, doc.input);
   const what = state.strokes.length ? "" : state.upload ? "Your picture, predicted." : state.sample ? "A test image, predicted." : "";
   status(what || "Keep drawing — the answer updates as you go.", false);
   state.current = doc;
