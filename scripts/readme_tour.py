@@ -112,13 +112,13 @@ def tour(workdir: Path) -> str:
     return f"{textwrap.fill(intro, 100)}\n\n```console\n" + "\n\n".join(blocks) + "\n```"
 
 
-def splice(text: str, block: str) -> str:
-    """``text`` with everything between the tour markers replaced by ``block``; ValueError if
-    the markers are missing or out of order."""
-    i, j = text.find(START), text.find(END)
+def splice(text: str, block: str, start: str = START, end: str = END) -> str:
+    """``text`` with everything between the markers ``start`` and ``end`` replaced by
+    ``block``; ValueError if the markers are missing or out of order."""
+    i, j = text.find(start), text.find(end)
     if i < 0 or j < i:
-        raise ValueError(f"README.md: expected the markers {START} ... {END}")
-    return text[:i + len(START)] + "\n" + block.strip("\n") + "\n" + text[j:]
+        raise ValueError(f"README.md: expected the markers {start} ... {end}")
+    return text[:i + len(start)] + "\n" + block.strip("\n") + "\n" + text[j:]
 
 
 def main(argv: list[str] | None = None) -> int:
