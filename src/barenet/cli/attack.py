@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .common import add_command, pct, positive_int, table
+from .pictures import require_matplotlib
 
 #: Most runs one call attacks
 MAX_RUNS = 10
@@ -77,13 +78,12 @@ def run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..explain.attack import attack_run
     from ..train.checkpoint import load_run
-    from .predict import _require_matplotlib
 
     eps = parse_eps(args.eps)
     if len(args.runs) > MAX_RUNS:
         raise ConfigError(f"attack: {len(args.runs)} runs, expected at most {MAX_RUNS}")
     if args.out:
-        _require_matplotlib()
+        require_matplotlib()
     runs = [load_run(path) for path in args.runs]          # every run checked before any work
     results: list[dict[str, Any]] = []
     test_sets: dict[tuple, Any] = {}

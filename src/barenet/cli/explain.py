@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .common import add_command
+from .pictures import figure_name, gather_pictures, require_matplotlib
 
 #: Most pictures one call explains (each is a forward and backward pass per noisy copy)
 MAX_PICTURES = 100
@@ -73,15 +74,6 @@ def parse_target(text: str | None, classes: list[str]) -> int | None:
     return k
 
 
-def _figure_name(item: dict, used: set[str]) -> str:
-    base = f"test_{item['index']}" if item["file"] is None else Path(item["file"]).stem
-    name, k = f"{base}_explain.png", 2
-    while name in used:
-        name, k = f"{base}_{k}_explain.png", k + 1
-    used.add(name)
-    return name
-
-
 def _describe(item: dict, rec: dict, pixels: np.ndarray, classes: list[str]) -> str:
     from ..explain.record import strongest
 
@@ -97,7 +89,6 @@ def _describe(item: dict, rec: dict, pixels: np.ndarray, classes: list[str]) -> 
 def run(args: argparse.Namespace) -> int:
     from ..explain.record import MAX_SMOOTH, explain
     from ..train.checkpoint import load_run
-    from .predict import _gather, _require_matplotlib
 
     if not args.images and not args.index:
         raise ConfigError("explain: give at least one IMAGE or --index N")
@@ -107,11 +98,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.smooth <= MAX_SMOOTH:
         raise ConfigError(f"--smooth {args.smooth}: expected 0..{MAX_SMOOTH} noisy copies")
     if args.out:
-        _require_matplotlib()
+        require_matplotlib()
     run_ = load_run(args.run)
     classes = [str(c) for c in run_.classes]
     target = parse_target(args.target, classes)
-    items, failed = _gather(args, run_)
+    items, failed = gather_pictures(args, run_)
     used: set[str] = set()
     results: list[dict[str, Any]] = []
     for it in items:   # one at a time: a picture's SmoothGrad noise never depends on the others
@@ -126,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
             title = it["file"] or f"{run_.dataset} test image {it['index']} (label {it['label']})"
             smooth = f", SmoothGrad over {args.smooth} noisy copies" if args.smooth else ""
-            path = Path(args.out) / _figure_name(it, used)
+            path = Path(args.out) / figure_name(it, used, "explain")
             res["figure"] = str(plot_explanation(pixels[0], np.asarray(rec["input_gradient"]),
                                                  rec, classes, path, title=title + smooth))
         results.append(res)

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..errors import BarenetError, ConfigError
+from ..errors import ConfigError
+from .pictures import figure_name, gather_pictures, require_matplotlib
 
 DESCRIPTION = """\
 Classify pictures with a trained run. Any PNG, JPEG, BMP or GIF works: any size, colour or
@@ -49,59 +48,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _error(msg: str) -> None:
-    print(f"barenet: error: {msg}", file=sys.stderr)
-
-
-def _gather(args: argparse.Namespace, run_: Any) -> tuple[list[dict], int]:
-    """Load and preprocess every input; returns (items, number failed)."""
-    from ..data.images import load_image, to_mnist
-
-    items: list[dict] = []
-    failed = 0
-    # Fashion-MNIST items fill the 28x28 frame and are centred by their box, digits are not
-    fashion = run_.dataset == "fashion-mnist"
-    for path in args.images:
-        try:
-            gray = load_image(path)
-            digit = to_mnist(gray, fit=28, by_mass=False) if fashion else to_mnist(gray)
-        except BarenetError as exc:
-            msg = str(exc)
-            _error(msg if msg.startswith(str(path)) else f"{path}: {msg.removeprefix('picture: ')}")
-            failed += 1
-            continue
-        items.append({"file": str(path), "original": gray, "digit": digit})
-    if args.index:
-        from ..data.datasets import load_dataset
-
-        test = load_dataset(run_.dataset, "test", data_dir=run_.data_dir(args.data_dir))
-        for n in args.index:
-            if not 0 <= n < len(test.labels):
-                _error(f"--index {n}: out of range, the {run_.dataset} test set has images "
-                       f"0..{len(test.labels) - 1}")
-                failed += 1
-                continue
-            items.append({"file": None, "index": n, "label": test.classes[int(test.labels[n])],
-                          "original": test.images[n], "digit": test.images[n]})
-    return items, failed
-
-
-def _annotated_name(item: dict, used: set[str]) -> str:
-    base = f"test_{item['index']}" if item["file"] is None else Path(item["file"]).stem
-    name, k = f"{base}_annotated.png", 2
-    while name in used:
-        name, k = f"{base}_{k}_annotated.png", k + 1
-    used.add(name)
-    return name
-
-
-def _require_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ConfigError('drawing needs matplotlib: pip install "barenet[cli]"') from None
-
-
 def run(args: argparse.Namespace) -> int:
     from ..train.checkpoint import load_run
 
@@ -110,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.images and not args.index:
         raise ConfigError("predict: give at least one IMAGE or --index N")
     if args.save_annotated:
-        _require_matplotlib()
+        require_matplotlib()
     run_ = load_run(args.run)
     classes = [str(c) for c in run_.classes]
-    items, failed = _gather(args, run_)
+    items, failed = gather_pictures(args, run_)
     if items:
         probs = run_.predict_proba(np.stack([it["digit"] for it in items]))
     used: set[str] = set()
@@ -133,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             from ..plots import plot_prediction
 
             title = it["file"] or f"{run_.dataset} test image {it['index']} (label {it['label']})"
-            out = Path(args.save_annotated) / _annotated_name(it, used)
+            out = Path(args.save_annotated) / figure_name(it, used, "annotated")
             res["annotated"] = str(plot_prediction(it["original"], it["digit"], p, classes, out,
                                                    title=title))
         results.append(res)
