@@ -159,7 +159,7 @@ def test_serve_answers_predictions(mine, test_set):
         assert doc["prediction"] == int(expected(model, norm, digit[None])[0])
         assert doc["activations"]  # every block of the custom model is shown
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=60)   # generous: a loaded machine is slow to exit
     finally:
         if proc.poll() is None:
             proc.kill()
