@@ -248,6 +248,6 @@ def test_a_saved_learning_rate_beyond_any_that_trains_is_refused() -> None:
     with pytest.raises(ValueError, match=r"base_lrs\[0\] must be a finite number >= 0.0 and <= "):
         lr_scheduler.StepLR(opt, step_size=2, gamma=0.1).load_state_dict(saved)
     saved = sched.state_dict()
-    saved["last_lr"] = [2e4]
+    saved["last_lr"] = [2e9]
     with pytest.raises(ValueError, match=r"last_lr\[0\]"):
         lr_scheduler.StepLR(opt, step_size=2, gamma=0.1).load_state_dict(saved)

@@ -110,6 +110,13 @@ def client(server: Any) -> Client:
     return Client(host, port)
 
 
+@pytest.fixture(scope="session")
+def client_class() -> type[Client]:
+    """The ``Client`` class, for a test that starts its own server (a test module cannot
+    import it from "conftest": several test folders have a conftest.py)."""
+    return Client
+
+
 def png_bytes(image: np.ndarray, size: int = 140, invert: bool = True) -> bytes:
     """A uint8 (28, 28) MNIST digit as a PNG of ``size`` pixels, dark ink on white if ``invert``."""
     from PIL import Image

@@ -160,13 +160,11 @@ def test_learning_takes_json_only(client, kind) -> None:
     assert got == 415 and "application/json" in doc["error"]
 
 
-def test_an_expired_session_is_a_404(run, test_set, serving) -> None:
+def test_an_expired_session_is_a_404(run, test_set, serving, client_class) -> None:
     now = [0.0]
     with serving(make_server(run, "127.0.0.1", 0, session_ttl=60.0)) as srv:
         srv.app.learning.store.clock = lambda: now[0]
-        from conftest import Client
-
-        client = Client(*srv.server_address[:2])
+        client = client_class(*srv.server_address[:2])
         doc = learn(client, {"pixels": test_set.images[0].tolist(), "label": 1})[1]
         now[0] = 59.0
         assert learn(client, {"token": doc["token"]}, "/api/learn/reset")[0] == 200

@@ -39,8 +39,9 @@ def checked_int(value: Any, where: str, low: int = 0, high: int = MAX_COUNT) -> 
 
 
 #: The largest learning rate accepted from a saved state or a config: far above any rate that
-#: trains (a learning rate of 1e308 in a tampered checkpoint would only diverge later).
-MAX_LR = 1e4
+#: trains, high enough to watch a run diverge (a learning rate of 1e308 in a tampered
+#: checkpoint would resume, then diverge epochs later).
+MAX_LR = 1e9
 
 
 def checked_real(value: Any, where: str, low: float | None = None, high: float | None = None,
