@@ -31,6 +31,10 @@ COMMANDS = [
     (["evaluate", "runs/mlp"], "# also --json; draws the confusion matrix and more into the run",
      (4, 0)),
     (["predict", "runs/mlp", "docs/digit-7.png", "--top-k", "3"], "", None),
+    (["explain", "runs/mlp", "docs/digit-7.png", "--out", "why"],
+     "# the input gradient: which pixels raise p(7)", None),
+    (["attack", "runs/mlp", "--limit", "1000"], "# fooled by steps of eps along the gradient's sign",
+     None),
 ]
 TIMEOUT_S = 900
 

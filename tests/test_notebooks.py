@@ -1,0 +1,171 @@
+"""The course in notebooks/: the stored notebooks and, with ``-m notebooks``, executing them.
+
+The fast tests read the stored files only: seven notebooks, each run top to bottom once (every
+code cell has output, numbered in order), no error output, figures where figures are drawn, the
+accuracies the course promises, and an index that lists them all.
+
+The notebooks marker (excluded from the default run; ``python -m pytest -q -p no:cacheprovider -m
+notebooks tests/test_notebooks.py``) executes every notebook in a fresh kernel, as
+``notebooks/run_all.py`` does, without writing it back, and fails on any error cell. The
+five-minute budget per notebook is checked by run_all.py, where the time is measured on purpose;
+here the time is only reported.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+IDS = [p.stem for p in PATHS]
+EXPECTED = ["01-data", "02-mlp-from-scratch", "03-backprop-by-hand", "04-cnn",
+            "05-training-craft", "06-barenet-vs-pytorch", "07-your-own-digits"]
+#: Accuracies the course promises, by notebook: every "Result: ... test accuracy X%" line of
+#: the notebook must clear the bar (strictly above for 02, at least for 04).
+BARS = {"02-mlp-from-scratch": (97.0, False), "04-cnn": (99.0, True)}
+RESULT = re.compile(r"^Result: .*?test accuracy ([0-9.]+)%", re.MULTILINE)
+FIGURE_CALL = re.compile(r"plt\.(show|subplots|figure)\(")
+
+
+def _read(path: Path):
+    nbformat = pytest.importorskip("nbformat")
+    return nbformat.read(path, as_version=4)
+
+
+def _code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _text(cell) -> str:
+    """All text a code cell printed or displayed (streams, plain text, markdown)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        for key in ("text/plain", "text/markdown"):
+            parts.append(out.get("data", {}).get(key, ""))
+    return "\n".join(parts)
+
+
+def _errors(nb) -> list[str]:
+    found = []
+    for i, cell in enumerate(_code_cells(nb)):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append(f"code cell {i + 1}: {out.get('ename')}: {out.get('evalue')}")
+            elif out.get("output_type") == "stream" and "Traceback" in out.get("text", ""):
+                found.append(f"code cell {i + 1}: a traceback on {out.get('name')}")
+            elif out.get("name") == "stderr" and "Warning" in out.get("text", ""):
+                found.append(f"code cell {i + 1}: a warning: {out['text'].strip()[:200]}")
+    return found
+
+
+def _accuracies(nb) -> list[float]:
+    return [float(v) for c in _code_cells(nb) for v in RESULT.findall(_text(c))]
+
+
+def test_the_seven_notebooks_are_there():
+    assert IDS == EXPECTED
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_stored_with_outputs_from_one_run(path):
+    nb = _read(path)
+    cells = _code_cells(nb)
+    missing = [i + 1 for i, c in enumerate(cells) if not c.get("outputs")]
+    assert not missing, f"{path.name}: code cells without output: {missing}"
+    counts = [c.get("execution_count") for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), \
+        f"{path.name}: not one top-to-bottom run (execution counts {counts})"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_stored_without_errors_warnings_or_local_paths(path):
+    nb = _read(path)
+    assert not _errors(nb), f"{path.name}: {_errors(nb)}"
+    leaked = [i + 1 for i, c in enumerate(_code_cells(nb)) if str(ROOT) in _text(c)]
+    assert not leaked, f"{path.name}: code cells print this machine's path {ROOT}: {leaked}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_figures_are_stored_inline(path):
+    nb = _read(path)
+    for i, cell in enumerate(_code_cells(nb)):
+        if FIGURE_CALL.search(cell.source):   # 06's too: store the notebooks run with torch
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert images, f"{path.name}: code cell {i + 1} draws a figure but stores no image"
+    assert any("image/png" in o.get("data", {}) for c in _code_cells(nb) for o in c.outputs), \
+        f"{path.name}: no figure at all"
+
+
+@pytest.mark.parametrize("name", sorted(BARS))
+def test_stored_accuracies_clear_the_bar(name):
+    bar, inclusive = BARS[name]
+    accuracies = _accuracies(_read(NOTEBOOKS / f"{name}.ipynb"))
+    assert accuracies, f"{name}: no 'Result: ... test accuracy' line"
+    for acc in accuracies:
+        assert acc >= bar if inclusive else acc > bar, f"{name}: test accuracy {acc}% vs {bar}%"
+
+
+def test_index_lists_every_notebook_with_its_run_time():
+    index = (NOTEBOOKS / "README.md").read_text()
+    for path in PATHS:
+        assert f"({path.name})" in index, f"notebooks/README.md does not link {path.name}"
+        row = re.search(rf"^\| \[{re.escape(path.stem)}\]\({re.escape(path.name)}\) \| "
+                        r"([0-9]+) s \|", index, re.MULTILINE)
+        assert row, f"notebooks/README.md: no run time for {path.name}"
+    assert (NOTEBOOKS / "my_digit.png").is_file()
+
+
+def _run_all():
+    spec = importlib.util.spec_from_file_location("run_all", NOTEBOOKS / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_rewrites_only_the_rows_it_ran(tmp_path, monkeypatch):
+    run_all = _run_all()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{run_all.START}\n| [01-data](01-data.ipynb) | 7 s | 0.3 | — |\n"
+                      f"{run_all.END}\noutro\n")
+    monkeypatch.setattr(run_all, "README", readme)
+    run_all.update_readme({"04-cnn.ipynb": (61.4, 1.25, ["default CNN, test accuracy 99.12%"])})
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n")
+    assert "| [01-data](01-data.ipynb) | 7 s | 0.3 | — |" in text
+    assert "| [04-cnn](04-cnn.ipynb) | 61 s | 1.2 | default CNN, test accuracy 99.12% |" in text
+    assert "| [05-training-craft](05-training-craft.ipynb) | not run yet | — | — |" in text
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_notebook_executes_without_error(path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.read(path, as_version=4)
+    before = sorted(p.name for p in NOTEBOOKS.iterdir()), sorted(p.name for p in ROOT.iterdir())
+    # A generous limit per cell: on a busy machine 04's training cell takes several times the
+    # minute it needs alone. The five-minute budget is run_all.py's to enforce.
+    client = nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
+                                     record_timing=False,
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    start = time.perf_counter()
+    client.execute()          # raises CellExecutionError on the first failing cell
+    seconds = time.perf_counter() - start
+    print(f"{path.name}: {seconds:.0f} s")
+    assert not _errors(nb), f"{path.name}: {_errors(nb)}"
+    empty = [i + 1 for i, c in enumerate(_code_cells(nb)) if not c.get("outputs")]
+    assert not empty, f"{path.name}: code cells without output: {empty}"
+    after = sorted(p.name for p in NOTEBOOKS.iterdir()), sorted(p.name for p in ROOT.iterdir())
+    assert after == before, f"{path.name} wrote into the repository"
+    if path.stem in BARS:
+        bar, inclusive = BARS[path.stem]
+        for acc in _accuracies(nb):
+            assert acc >= bar if inclusive else acc > bar, f"{path.name}: {acc}% vs {bar}%"
