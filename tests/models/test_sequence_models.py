@@ -116,7 +116,9 @@ class InterruptAt(Callback):
 
 
 @pytest.mark.parametrize("spec", [
+    {"name": "rnn", "hidden": 8, "layers": 2, "dropout": 0.3},
     {"name": "lstm", "hidden": 8, "layers": 2, "dropout": 0.3, "bidirectional": True},
+    {"name": "gru", "hidden": 8, "layers": 2, "dropout": 0.3, "bidirectional": True},
     {"name": "vit", "dim": 8, "heads": 2, "depth": 1, "mlp": 8, "dropout": 0.2},
 ], ids=lambda s: s["name"])
 def test_ctrl_c_then_resume_equals_an_uninterrupted_run(spec, tmp_path):
