@@ -25,7 +25,8 @@ from ..nn.functional import softmax
 from ..nn.losses import CrossEntropyLoss
 from ..nn.module import Module
 from ..optim import SGD
-from .inference import first_layer_images, first_weighted, layer_chain
+from .inference import layer_chain
+from .weights_view import first_layer_images, first_weighted
 from .sessions import Session
 
 MAX_STEPS = 10     # SGD steps per call (each is followed by an accuracy measurement)

@@ -1,0 +1,60 @@
+"""The first layer's weights as small images for the page ("what each unit looks for"), and
+how they moved in a learning step: dense units, conv filters, patch filters, recurrent gates."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.module import Module
+from ..nn.patch import PatchEmbedding
+
+MAX_UNITS = 64     # first-layer units / filters sent
+DIGITS = 4         # decimals kept in the JSON
+
+
+#: Names of a recurrent layer's gates, in the order of the rows of its ``weight_ih_l0``.
+GATES = {"LSTM": ["input gate", "forget gate", "cell candidate", "output gate"],
+         "GRU": ["reset gate", "update gate", "new state"], "RNN": ["hidden state"]}
+
+
+def first_weighted(chain: list[tuple[str, Module]] | None) -> tuple[str, Module, str] | None:
+    """The first leaf layer that weighs its input, as (dotted name, layer, parameter name):
+    its ``weight``, or a recurrent layer's input weights ``weight_ih_l0``; None if none."""
+    for name, layer in (chain or []):
+        for key in ("weight", "weight_ih_l0"):
+            if getattr(getattr(layer, key, None), "data", None) is not None:
+                return name, layer, key
+    return None
+
+
+def first_layer_images(name: str, layer: Module, w: np.ndarray,
+                       max_units: int = MAX_UNITS) -> dict | None:
+    """Weights ``w`` shaped like the layer's input weights (the weights themselves, or how they
+    changed) as small images -> {"layer", "kind", "count", "shape" (n, h, w), "values"}:
+
+    - "dense": a Linear on 784 inputs, one 28x28 image per unit;
+    - "conv": one kH x kW image per filter (averaged over input channels);
+    - "patch": a ``PatchEmbedding``, one p x p image per feature (averaged over channels): the
+      pattern each 7x7 patch is matched against;
+    - "recurrent": an RNN/LSTM/GRU's ``weight_ih_l0`` (gates * H, F), one image per gate
+      (``gates`` names them), a row per hidden unit, a column per input feature (the F
+      pixels of an image row); ``count`` is H.
+
+    At most ``max_units`` units or filters; None for any other layer."""
+    kind, extra = type(layer).__name__, {}
+    if kind in GATES and w.ndim == 2 and w.shape[0] % len(GATES[kind]) == 0:
+        gates = len(GATES[kind])
+        imgs = w.reshape(gates, -1, w.shape[1])[:, :max_units]
+        count, kind = w.shape[0] // gates, "recurrent"
+        extra = {"gates": GATES[type(layer).__name__]}
+    elif w.ndim == 2 and w.shape[1] == 784:
+        imgs, kind = w[:max_units].reshape(-1, 28, 28), "dense"
+        count = w.shape[0]
+    elif w.ndim == 4:
+        imgs = w[:max_units].mean(axis=1)
+        kind, count = ("patch" if isinstance(layer, PatchEmbedding) else "conv"), w.shape[0]
+    else:
+        return None
+    shown = imgs.astype(np.float64)
+    return {"layer": f"{name} {type(layer).__name__}", "kind": kind, "count": int(count),
+            "shape": list(shown.shape), **extra,
+            "values": np.round(shown, DIGITS).reshape(-1).tolist()}
