@@ -168,7 +168,10 @@ def test_ctrl_c_in_one_process_leaves_the_other_and_the_study_intact(postgres_se
     res = json.loads((tmp_path / "b" / "results.json").read_text())
     assert res["best"]["value"] == study.best_value == pytest.approx(_printed_best(out_b),
                                                                      abs=5e-5)
-    assert len(res["trials"]) == len(trials)
+    # b's results list every finished trial; the interrupted process's last trial may be
+    # written as failed (by its own worker) after b's snapshot, so it may be missing there
+    listed = {r["number"] for r in res["trials"]}
+    assert {t.number for t in finished} <= listed <= {t.number for t in trials}
 
 
 def test_wrong_password_is_one_line_without_the_password(postgres_server, postgres_db,
