@@ -98,6 +98,7 @@ def test_search_two_processes_share_a_study_that_survives_ctrl_c(tmp_path, capsy
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "run the same command again" in stderr
+    assert "A new study created" not in stderr  # optuna's own INFO lines are turned down
     before = [t for t in _study_trials(out) if t.state.name == "COMPLETE"]
     pids = {t.user_attrs["pid"] for t in before}
     assert len(pids) == 2 and os.getpid() not in pids   # two worker processes, one study

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from barenet import tune
-from barenet.tune import study, trial
+from barenet.tune import storage as tune_storage, study, trial
 from barenet.errors import ConfigError, TrainingDiverged
 
 
@@ -43,6 +43,17 @@ def test_redact_hides_only_the_password():
     # a password repeated elsewhere in the URL (e.g. in its query) is hidden there too
     assert study.redact("postgresql://bob:s3cret@db/x?options=s3cret") == \
         "postgresql://bob:***@db/x?options=***"
+
+
+def test_a_short_password_is_hidden_without_mangling_the_rest():
+    url = "postgresql+psycopg://u:p@127.0.0.1:1/x"
+    assert study.redact(url) == "postgresql+psycopg://u:***@127.0.0.1:1/x"
+    assert study.redact("postgresql://u:p%40ss@db/x") == "postgresql://u:***@db/x"  # encoded
+    error = tune_storage._error(url, OSError('connection to server at "127.0.0.1", port 1 '
+                                            'failed: Connection refused (password p)'))
+    assert str(error) == ("tune: cannot open storage postgresql+psycopg://u:***@127.0.0.1:1/x: "
+                          'connection to server at "127.0.0.1", port 1 failed: Connection '
+                          "refused (password ***)")
 
 
 @pytest.mark.parametrize("url,expected", [

@@ -202,6 +202,11 @@ def test_unreachable_server_is_one_line_without_the_password(tmp_path, capsys, f
                              f"postgresql+psycopg://bob:***@127.0.0.1:{port}/db: ")
     assert "refused" in err[0].lower()
     assert "Sup3r-s3cret" not in captured.out + captured.err
+    assert not (tmp_path / "t").exists()  # the command made no empty DIR behind it
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    assert main(["tune", "--trials", "1", "--storage", url, *FAST, "--out", str(existing)]) == 1
+    assert existing.is_dir()  # a directory that was there before stays
 
 
 def test_missing_driver_gives_the_install_hint(tmp_path, capsys, monkeypatch):

@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         params = _drop_inapplicable(params, base)
         if args.overwrite and args.storage is None and out.is_dir():
             remove_ours(out, STUDY_FILES)   # a new study
+        created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         try:
             results = tune.search(base, params, args.trials, out, jobs=args.jobs,
@@ -132,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("interrupted: the finished trials are kept in the study; run the same "
                   "command again to continue it", file=sys.stderr)
+            raise
+        except BarenetError:
+            if created and not any(out.iterdir()):  # e.g. the storage could not be opened
+                out.rmdir()
             raise
         return _report(out, results, args.overwrite)
     if args.storage or args.study:

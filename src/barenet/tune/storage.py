@@ -13,6 +13,7 @@ is short, and the lock belongs to the connection: a process that dies holding it
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import warnings
 from typing import Any, Iterator
@@ -32,11 +33,14 @@ CONNECT_TIMEOUT_S = 10
 
 
 def import_optuna() -> Any:
-    """``optuna``, or ConfigError with the install hint."""
+    """``optuna``, or ConfigError with the install hint. Its own log lines ("A new study
+    created ...") are turned down to warnings: barenet reports the study and trials itself."""
     try:
         import optuna
     except ImportError:
         raise ConfigError(OPTUNA_HINT) from None
+    if optuna.logging.get_verbosity() < optuna.logging.WARNING:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
 
@@ -65,14 +69,22 @@ def _password(url: str) -> str | None:
         return None
 
 
+def _mask(text: str, password: str) -> str:
+    """``text`` with every whole occurrence of ``password`` (not inside a longer word or
+    number, so a one-letter password leaves "postgresql" alone) replaced by ***."""
+    edge = "A-Za-z0-9"
+    return re.sub(f"(?<![{edge}]){re.escape(password)}(?![{edge}])", "***", text)
+
+
 def redact(url: str) -> str:
     """``url`` with any password replaced by ***, for printing and results.json."""
     password = _password(url)
-    if password:
-        parts = urlsplit(url)
-        netloc = parts.netloc.replace(f":{password}@", ":***@")
-        url = urlunsplit(parts._replace(netloc=netloc))
-    return url.replace(password, "***") if password else url
+    if not password:
+        return url
+    parts = urlsplit(url)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}:***@{host}"
+    return _mask(urlunsplit(parts._replace(netloc=netloc)), password)
 
 
 def _error(url: str, exc: BaseException) -> ConfigError:
@@ -89,7 +101,7 @@ def _error(url: str, exc: BaseException) -> ConfigError:
         detail += f" {lines[1]}"    # psycopg puts the reason on the next line
     password = _password(url)
     if password:
-        detail = detail.replace(password, "***")
+        detail = _mask(detail, password)
     return ConfigError(f"tune: cannot open storage {redact(url)}: {detail}")
 
 
