@@ -8,6 +8,7 @@ import pytest
 
 from barenet.cli.attack import run_names
 from barenet.cli.main import main
+from error_checks import one_error_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -21,14 +22,6 @@ def runs(tmp_path_factory):
     assert main(["train", "--limit-train", "300", "--model", "cnn", "--hidden", "8", *common,
                  "--out", str(root / "cnn")]) == 0
     return root / "mlp", root / "cnn"
-
-
-def one_error_line(capsys, rc):
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("barenet: error: "), err
-    return lines[0]
 
 
 def test_json_per_run_and_eps_0_is_evaluate(runs, capsys):

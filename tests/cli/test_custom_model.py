@@ -20,6 +20,7 @@ from barenet import load_run, nn, optim, save_run
 from barenet.cli.main import main
 from barenet.data import DataLoader, Normalize, load_dataset
 from barenet.errors import ConfigError
+from error_checks import one_error_line
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -55,14 +56,6 @@ def mine(tmp_path_factory):
 
 def expected(model, norm, images):
     return model(norm(images)).argmax(axis=1)
-
-
-def one_error_line(capsys, rc):
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("barenet: error: "), err
-    return lines[0]
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -12,6 +12,7 @@ from barenet.train import train_model
 from barenet.train.api import TrainingInterrupted
 from barenet.train.checkpoint import FORMAT_VERSION
 from barenet.train.trainer import Callback
+from error_checks import one_error_line
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +32,6 @@ def run_copy(trained, tmp_path):
 
 def snapshot(run):
     return {p.name: p.read_bytes() for p in run.iterdir()}
-
-
-def one_error_line(capsys, rc):
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("barenet: error: "), err
-    return lines[0]
 
 
 def test_json_has_the_documented_keys_and_matches_training(trained, capsys):

@@ -11,6 +11,7 @@ from barenet.cli.main import main
 from barenet.data.datasets import load_dataset
 from barenet.explain import input_gradient
 from barenet.train.checkpoint import load_run
+from error_checks import one_error_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -31,14 +32,6 @@ def digit_png(tmp_path_factory):
     path = tmp_path_factory.mktemp("pictures") / "digit.png"
     image.fromarray(255 - load_dataset("mnist", "test").images[3]).save(path)
     return path
-
-
-def one_error_line(capsys, rc):
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("barenet: error: "), err
-    return lines[0]
 
 
 def test_json_fields_and_gradient(run_dir, capsys):

@@ -13,21 +13,13 @@ import pytest
 from barenet.cli.main import main
 from barenet.data.idx import write_idx
 from barenet.train import load_run
+from error_checks import one_error_line
 
 QUICK = ["--limit-train", "500", "--limit-test", "200", "--epochs", "2", "--hidden", "16",
          "--batch-size", "50", "--no-plots"]
 MNIST = Path(__import__("barenet").__file__).parent / "_data" / "mnist"
 FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-
-
-def one_error_line(capsys, rc):
-    err = capsys.readouterr().err
-    assert rc == 1, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("barenet: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_train_writes_a_complete_run(tmp_path, capsys):
