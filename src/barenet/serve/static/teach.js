@@ -162,12 +162,16 @@ function movedWeights(moved) {
   const [n, h, w] = moved.shape;
   for (let i = 0; i < n; i++) {
     const c = heatCanvas(moved.values, i * h * w, h, w, symmetric(1));
-    c.title = `${moved.kind === "conv" ? "filter" : "unit"} ${i}`;
+    c.title = moved.kind === "recurrent" ? moved.gates[i]
+      : `${{ conv: "filter", patch: "feature" }[moved.kind] || "unit"} ${i}`;
     box.appendChild(c);
   }
-  const what = moved.kind === "dense"
-    ? "For a dense first layer each unit's change is its backpropagated gradient times your picture, so every tile is ± your drawing."
-    : "Each filter's change (averaged over input channels).";
+  const what = {
+    dense: "For a dense first layer each unit's change is its backpropagated gradient times your picture, so every tile is ± your drawing.",
+    conv: "Each filter's change (averaged over input channels).",
+    patch: "Each patch feature's change (averaged over channels): the 7x7 pattern it is matched against moved this much.",
+    recurrent: "One tile per gate: a row per hidden unit, a column per pixel of the image row read at each step.",
+  }[moved.kind] || "";
   $("teach-moved-text").textContent = `Layer ${moved.layer}, this call's change, scaled to its largest ` +
     `(${moved.max_abs.toPrecision(2)}); ‖ΔW‖ = ${moved.change_norm.toPrecision(3)}, ` +
     `${moved.total_change_norm.toPrecision(3)} since the copy was made, against ‖W‖ = ` +
