@@ -43,6 +43,9 @@ def test_redact_hides_only_the_password():
     # a password repeated elsewhere in the URL (e.g. in its query) is hidden there too
     assert study.redact("postgresql://bob:s3cret@db/x?options=s3cret") == \
         "postgresql://bob:***@db/x?options=***"
+    # a long password is hidden even inside other text
+    assert study.redact("postgresql://bob:s3cret@db/x?options=-cs3cret") == \
+        "postgresql://bob:***@db/x?options=-c***"
 
 
 def test_a_short_password_is_hidden_without_mangling_the_rest():

@@ -70,8 +70,11 @@ def _password(url: str) -> str | None:
 
 
 def _mask(text: str, password: str) -> str:
-    """``text`` with every whole occurrence of ``password`` (not inside a longer word or
-    number, so a one-letter password leaves "postgresql" alone) replaced by ***."""
+    """``text`` with ``password`` replaced by ***. A password of 6 characters or more is masked
+    wherever it occurs; a shorter one only where it stands alone (not inside a longer word or
+    number), so that a one-letter password does not turn "postgresql" into "***ostgresql"."""
+    if len(password) >= 6:
+        return text.replace(password, "***")
     edge = "A-Za-z0-9"
     return re.sub(f"(?<![{edge}]){re.escape(password)}(?![{edge}])", "***", text)
 
