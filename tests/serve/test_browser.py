@@ -1,7 +1,8 @@
 """End to end in a real headless browser (Debian's Chromium driven by Playwright): load the page,
 draw digits stroke by stroke with the mouse, watch the prediction appear and change, upload a
 picture file, screenshot; ask why (the input-gradient heatmap, for the prediction and for a
-clicked class) and teach the page's own copy of the network.
+clicked class) and teach the page's own copy of the network (an MLP, and an LSTM whose moved
+weights are shown one tile per gate).
 
 Set ``BARENET_SERVE_SCREENSHOT=path.png`` to also save the final screenshot there.
 """
@@ -185,3 +186,24 @@ def test_ask_why_and_teach_the_network(browser, server, run) -> None:
     assert "taken 1 step." in status
     assert not errors, errors
     page.close()
+
+
+def test_teaching_an_lstm_names_its_gates(browser, serving, tmp_path) -> None:
+    """The moved-weight tiles of a recurrent first layer are named after its gates."""
+    from barenet.serve import make_server
+    from barenet.train.api import train_model
+    from barenet.train.checkpoint import load_run
+
+    train_model({"dataset": "mnist", "model": {"name": "lstm", "hidden": 16}, "epochs": 1,
+                 "limit_train": 300, "limit_test": 50, "seed": 0}, tmp_path / "lstm", plots=False)
+    with serving(make_server(load_run(tmp_path / "lstm"), "127.0.0.1", 0, seed=0)) as srv:
+        page = ui.open_page(browser, srv.url)
+        ui.draw(page, ui.ZERO)
+        ui.settled_prediction(page)
+        status = ui.teach(page, 6, steps=1)
+        assert page.locator("#teach-card").get_attribute("data-state") == "done", status
+        titles = [page.locator("#teach-moved canvas").nth(i).get_attribute("title")
+                  for i in range(page.locator("#teach-moved canvas").count())]
+        assert titles == ["input gate", "forget gate", "cell candidate", "output gate"]
+        assert "One tile per gate" in page.locator("#teach-moved-text").inner_text()
+        page.close()
