@@ -128,7 +128,10 @@ def profile_torch(s: Any, batches: list, warmup: int) -> dict[str, list[float]]:
         t_end = time.perf_counter()
         rec["bwd loss"] = stamps[layers[-1][0]] - t0
         for k, (name, _) in enumerate(layers):  # from a layer's output grad to its input grad
-            done = stamps[layers[k - 1][0]] if k > 0 else t_end
+            # the gradient reaches the nearest earlier layer whose output needs one (a first
+            # layer without parameters, such as a reshape, never gets one), else it stops here
+            earlier = [stamps[n] for n, _ in layers[:k] if n in stamps]
+            done = earlier[-1] if earlier else t_end
             rec[f"bwd {name}"] = done - stamps[name] if name in stamps else 0.0
         t0 = t_end
         opt.step()
