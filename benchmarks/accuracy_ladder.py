@@ -26,6 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from common import cpu_model
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results" / "ladder.json"
 MODELS = ["mlp", "mlp-deep", "lenet5", "cnn", "cnn-large", "rnn", "lstm", "gru", "vit"]
@@ -140,15 +142,7 @@ def replace_in_readme(readme: Path, table: str) -> bool:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def main(argv: list[str] | None = None) -> int:
