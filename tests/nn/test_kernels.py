@@ -93,6 +93,19 @@ def test_conv2d_kernel_params_only_equals_textbook():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 200])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_dx_in_blocks_of_rows_equals_textbook(monkeypatch, case, dtype, block_bytes):
+    """dL/dx made block of output rows by block (one row per block at 1 byte, a few at 200)
+    equals the textbook gradient, windows overlapping across blocks included."""
+    monkeypatch.setattr(conv2d, "DCOLS_BLOCK_BYTES", block_bytes)
+    n, c, h, w, c_out, k, s, p, bias = case
+    layer = nn.Conv2d(c, c_out, k, stride=s, padding=p, bias=bias, rng=0).astype(dtype)
+    x = np.random.default_rng(2).standard_normal((n, c, h, w)).astype(dtype)
+    assert_kernel_matches_textbook(layer, x)
+
+
 POOL_CASES = [  # (N, C, H, W, kernel, stride, padding)
     (2, 3, 8, 8, 2, None, 0),      # the 2x2 block kernel
     (3, 2, 9, 7, 2, None, 0),      # 2x2 on odd sizes: the last row/column is dropped
@@ -165,6 +178,11 @@ PLANTED = [
     ("batch_last", "    for i in range(kh):\n        for j in range(kw):\n            target",
      "    for i in range(kh):\n        for j in range(kw - 1):\n            target",  # col2im
      lambda: nn.Conv2d(1, 2, 3, rng=0), (2, 1, 6, 6)),
+    ("batch_last", "below = out[:, first_row * stride[0]:]",          # block rows misplaced
+     "below = out[:, first_row:]", lambda: nn.Conv2d(1, 2, 3, stride=2, rng=0), (2, 1, 9, 9)),
+    ("conv2d", "cut = slice(first * per_row, min(ho, first + rows) * per_row)",  # a row lost
+     "cut = slice(first * per_row, min(ho, first + rows - 1) * per_row)",
+     lambda: nn.Conv2d(1, 2, 3, rng=0), (2, 1, 9, 9)),
     ("pool2d", "np.greater(right, left, out=right_won[b])",           # ties go to the right
      "np.greater_equal(right, left, out=right_won[b])", lambda: nn.MaxPool2d(2), "ties"),
     ("pool2d", "out *= out.dtype.type(1.0 / len(offsets))",           # the mean off by one
@@ -176,6 +194,8 @@ PLANTED = [
 def test_a_planted_kernel_bug_is_caught(monkeypatch, which, old, new, make, shape):
     import barenet.nn.conv as conv_layer
     import barenet.nn.pooling as pool_layer
+
+    monkeypatch.setattr(conv2d, "DCOLS_BLOCK_BYTES", 1)  # dL/dx one output row at a time
 
     modules = {"conv2d": conv2d, "batch_last": batch_last, "pool2d": pool2d}
     rng = np.random.default_rng(0)

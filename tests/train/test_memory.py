@@ -8,6 +8,7 @@ import pytest
 from barenet import nn
 from barenet.errors import ConfigError
 from barenet.models import architecture_of, build_model, input_shape, resolve_spec
+from barenet.nn.kernels import conv2d
 from barenet.train import memory
 from barenet.train.api import make_optimizer
 from barenet.train.config import resolve_config
@@ -39,7 +40,10 @@ def measured_step_bytes(name, batch):
 
 @pytest.mark.parametrize("name", ["mlp", "mlp-deep", "lenet5", "cnn", "cnn-large", "rnn", "lstm",
                                   "gru", "vit"])
-def test_the_estimate_per_sample_bounds_what_a_step_really_allocates(name):
+def test_the_estimate_per_sample_bounds_what_a_step_really_allocates(name, monkeypatch):
+    # convolutions make dL/dcols in blocks of up to DCOLS_BLOCK_BYTES (a fixed cost, counted
+    # apart); at 0 every block is one output row, as at any batch large enough to matter
+    monkeypatch.setattr(conv2d, "DCOLS_BLOCK_BYTES", 0)
     spec = resolve_spec({"name": name})
     small, large = 32, 160
     real = (measured_step_bytes(name, large) - measured_step_bytes(name, small)) / (large - small)
@@ -68,7 +72,14 @@ def test_a_batch_that_does_not_fit_is_refused_with_one_that_does(monkeypatch):
 
 def test_a_small_training_set_caps_the_batch():
     cfg = resolve_config({"model": "cnn", "batch_size": 60000, "limit_train": 500})
-    assert memory.training_bytes(cfg) < memory.training_bytes({**cfg, "limit_train": None}) / 50
+    assert memory.training_bytes(cfg) == memory.training_bytes({**cfg, "batch_size": 500})
+    assert memory.training_bytes(cfg) < memory.training_bytes({**cfg, "limit_train": None}) / 40
+
+
+def test_the_block_of_column_gradients_is_counted_once_per_convolution_after_the_first():
+    cnn, mlp = (architecture_of(resolve_spec({"name": n})) for n in ("cnn", "mlp"))
+    assert memory.step_fixed_bytes(cnn) == conv2d.DCOLS_BLOCK_BYTES  # Conv2d(32, 64) only
+    assert memory.step_fixed_bytes(mlp) == 0
 
 
 def test_nothing_fits_says_so(monkeypatch):

@@ -5,7 +5,8 @@
 and what it needs for a moment, read from the layers' code: the caches forward keeps for
 backward (ReLU masks, dropout masks, batch-norm's normalised input, pooling's winner maps, the
 inputs Linear and Flatten hold), the work arrays a convolution keeps between steps (its im2col
-matrix, and the column gradient of every convolution but the first), and the largest set of
+matrix, and one output row of the column gradient of every convolution but the first, which
+is made a block of rows at a time), and the largest set of
 arrays alive at once inside one layer's forward or backward. ``training_bytes`` scales that by
 the batch size and adds the parameters with their gradients, optimizer state, best-weights copy
 and checkpoint buffers, the dataset, and the evaluation batches. ``check_memory`` compares it
@@ -22,6 +23,7 @@ from typing import Any, Sequence
 from ..errors import ConfigError
 from ..nn.architecture import leaves
 from ..nn.architecture_shapes import SEQUENCE_LAYERS, _sequence_shape
+from ..nn.kernels.conv2d import DCOLS_BLOCK_BYTES
 
 FLOAT = 4                      # bytes of a float32
 TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000   # both datasets' sizes (checked by checksum)
@@ -104,7 +106,9 @@ def _layer_bytes(t: str, a: dict[str, Any], shape: tuple[int, ...], out: tuple[i
     if t == "Conv2d":
         padded, positions, k = _conv_sizes(shape, a)
         cols = FLOAT * (k + 1) * positions
-        dcols = 0 if first else FLOAT * k * positions
+        # dL/dcols is made a block of output rows at a time (kernels/conv2d.py): a fixed
+        # number of bytes, of which one output row grows with the batch
+        dcols = 0 if first else FLOAT * k * (positions // out[1])
         forward = FLOAT * padded + y
         backward = 2 * y + (0 if first else 2 * FLOAT * padded + x)
         return 0, cols + dcols, max(forward, backward), False
@@ -144,6 +148,13 @@ def step_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[in
     return kept + work + peak + 4 * logits   # logits, softmax, its gradient, argmax
 
 
+def step_fixed_bytes(architecture: dict[str, Any]) -> int:
+    """Bytes of a training step that do not grow with the batch: the block of dL/dcols that
+    every convolution but a first layer's makes at a time (at most ``DCOLS_BLOCK_BYTES``)."""
+    types = [d["type"] for _, d in leaves(architecture)]
+    return DCOLS_BLOCK_BYTES * sum(t == "Conv2d" for t in types[1:])
+
+
 def eval_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[int]) -> int:
     """Bytes one more sample costs a forward pass in eval mode (conv work arrays are fresh
     each batch, nothing is kept for backward)."""
@@ -176,7 +187,8 @@ def _budget(cfg: dict[str, Any]) -> tuple[int, int, int]:
     evaluation = min(EVAL_BATCH, max(n_test, n_train)) * (
         eval_bytes_per_sample(arch, shape) + PIXELS * (1 + FLOAT))
     per_input = PIXELS * (2 + 2 * FLOAT) if cfg.get("augment") else PIXELS * (1 + FLOAT)
-    return fixed + data + evaluation, step_bytes_per_sample(arch, shape) + per_input, n_train
+    return (fixed + data + evaluation + step_fixed_bytes(arch),
+            step_bytes_per_sample(arch, shape) + per_input, n_train)
 
 
 def training_bytes(cfg: dict[str, Any]) -> int:

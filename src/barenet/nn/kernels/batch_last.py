@@ -95,20 +95,28 @@ def im2col(xw: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
 
 
 def col2im(cols: np.ndarray, padded_shape: tuple[int, int, int, int], kernel: tuple[int, int],
-           stride: tuple[int, int]) -> np.ndarray:
+           stride: tuple[int, int], out: np.ndarray | None = None,
+           first_row: int = 0) -> np.ndarray:
     """Adjoint of ``im2col``: columns (C*kH*kW, Ho*Wo*N) summed back into (C, Hp, Wp, N).
 
     Each padded pixel receives the sum of the entries of every window that covers it.
+    ``cols`` may also hold only the windows of output rows ``first_row`` to
+    ``first_row + r - 1`` (its Ho*Wo*N columns cut to r*Wo*N): their sums are then added into
+    ``out``, a (C, Hp, Wp, N) array the caller zeroed, so a column matrix can be turned back
+    block of rows by block of rows.
     """
     c, hp, wp, n = padded_shape
     kh, kw = kernel
-    ho, wo = output_size(hp, kh, stride[0], 0), output_size(wp, kw, stride[1], 0)
-    cols6 = cols.reshape(c, kh, kw, ho, wo, n)
+    wo = output_size(wp, kw, stride[1], 0)
+    rows = cols.shape[1] // (wo * n)                 # output rows held in cols
+    cols6 = cols.reshape(c, kh, kw, rows, wo, n)
     overlap = stride[0] < kh or stride[1] < kw
-    out = np.zeros(padded_shape, dtype=cols.dtype)
+    if out is None:
+        out = np.zeros(padded_shape, dtype=cols.dtype)
+    below = out[:, first_row * stride[0]:]           # window row 0 starts at first_row * sH
     for i in range(kh):
         for j in range(kw):
-            target = window_slice(out, i, j, (ho, wo), stride)
+            target = window_slice(below, i, j, (rows, wo), stride)
             if overlap:
                 target += cols6[:, i, j]
             else:  # windows do not overlap: every pixel is written at most once
