@@ -59,9 +59,12 @@ def profile_barenet(s: Any, batches: list, warmup: int) -> dict[str, list[float]
     """Per-component times (s) of each barenet step over ``batches`` (after ``warmup``)."""
     model, crit, opt = s.model, s.criterion, s.opt
     layers = leaves(model)
-    # As barenet's trainer does: the first layer skips dL/dx when it can.
-    first = next(iter(model._modules.values()), None)
-    params_only = first if first is layers[0][1] else None
+    # As Sequential.backward_params_only does: the first layer with parameters skips dL/dx
+    # and the parameterless layers in front of it get no gradient.
+    top = list(model._modules.values())
+    first = next((m for m in top if m.parameters()), None)
+    params_only = first if any(first is layer for _, layer in layers) else None
+    skipped = {id(m) for m in top[:top.index(first)]} if first is not None else set()
     times: dict[str, list[float]] = defaultdict(list)
     model.train()
     for i, (x, y) in enumerate(batches):
@@ -83,7 +86,7 @@ def profile_barenet(s: Any, batches: list, warmup: int) -> dict[str, list[float]
         for name, layer in reversed(layers):
             if layer is params_only:
                 layer.backward_params_only(g)
-            else:
+            elif id(layer) not in skipped:
                 g = layer.backward(g)
             t1 = time.perf_counter()
             rec[f"bwd {name}"], t0 = t1 - t0, t1

@@ -54,7 +54,8 @@ class GRU(RNNBase):
         return hs[:, 1:], (hs[:, -1],), (x, hs, gates, v_n)
 
     def _layer_backward(self, g_out: np.ndarray, g_final: tuple, cache: Any, w_ih: Parameter,
-                        w_hh: Parameter, b_ih: Any, b_hh: Any) -> tuple[np.ndarray, State]:
+                        w_hh: Parameter, b_ih: Any, b_hh: Any, need_input_grad: bool = True
+                        ) -> tuple[np.ndarray | None, State]:
         x, hs, gates, v_n = cache
         steps, h = x.shape[1], self.hidden_size
         dt = np.result_type(g_out, gates)
@@ -72,4 +73,4 @@ class GRU(RNNBase):
             dv[:, t, 2 * h:] = dn_pre * r
             dh = dh * z + dv[:, t] @ w_hh.data            # on to h_{t-1}: directly and via v
         self._weight_grads(du, dv, x, hs[:, :-1], w_ih, w_hh, b_ih, b_hh)
-        return du @ w_ih.data, (dh,)
+        return (du @ w_ih.data if need_input_grad else None), (dh,)

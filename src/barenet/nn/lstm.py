@@ -56,7 +56,8 @@ class LSTM(RNNBase):
         return hs[:, 1:], (hs[:, -1], cs[:, -1]), (x, hs, cs, gates, tanh_c)
 
     def _layer_backward(self, g_out: np.ndarray, g_final: tuple, cache: Any, w_ih: Parameter,
-                        w_hh: Parameter, b_ih: Any, b_hh: Any) -> tuple[np.ndarray, State]:
+                        w_hh: Parameter, b_ih: Any, b_hh: Any, need_input_grad: bool = True
+                        ) -> tuple[np.ndarray | None, State]:
         x, hs, cs, gates, tanh_c = cache
         steps, h = x.shape[1], self.hidden_size
         da = np.empty(gates.shape, dtype=np.result_type(g_out, gates))  # (N, T, 4H)
@@ -77,4 +78,4 @@ class LSTM(RNNBase):
             dc = dc * f                                   # on to c_{t-1}
             dh = da[:, t] @ w_hh.data                     # on to h_{t-1}
         self._weight_grads(da, da, x, hs[:, :-1], w_ih, w_hh, b_ih, b_hh)
-        return da @ w_ih.data, (dh, dc)
+        return (da @ w_ih.data if need_input_grad else None), (dh, dc)

@@ -80,6 +80,13 @@ class PatchEmbedding(Module):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out (N, 1 + P, E) -> dL/dx (N, C, H, W)."""
+        return self._backward(grad_out, need_input_grad=True)
+
+    def backward_params_only(self, grad_out: np.ndarray) -> None:
+        """The parameter gradients only: skips dL/dx (a product and the un-patching)."""
+        self._backward(grad_out, need_input_grad=False)
+
+    def _backward(self, grad_out: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
         self._require_cache(self._cache)
         shape, patches = self._cache
         n, e = shape[0], self.embed_dim
@@ -89,6 +96,8 @@ class PatchEmbedding(Module):
         gt = grad_out[:, 1:]                                  # (N, P, E) the patch tokens
         self.weight.accumulate_grad(gt.reshape(-1, e).T, patches.reshape(-1, patches.shape[-1]))
         self.bias.accumulate_grad(gt.sum(axis=(0, 1)))
+        if not need_input_grad:
+            return None
         dpatches = gt @ self.weight.data.reshape(e, -1)       # (N, P, C*p*p)
         c, p, g = self.in_channels, self.patch_size, self._grid()
         return dpatches.reshape(n, g, g, c, p, p).transpose(0, 3, 1, 4, 2, 5).reshape(shape)

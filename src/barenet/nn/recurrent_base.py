@@ -135,6 +135,14 @@ class RNNBase(Module):
         """grad_out (N, T, D * H) -> dL/dx (N, T, input_size). ``grad_state``: optional
         dL/d(final state), shaped as ``h_n`` (LSTM: a pair for h_n and c_n). Sets
         ``grad_h0`` (and ``grad_c0``)."""
+        return self._backward(grad_out, grad_state, need_input_grad=True)
+
+    def backward_params_only(self, grad_out: np.ndarray) -> None:
+        """The weight gradients only: the first layer skips dL/dx = sum of dL/da_t W_ih."""
+        self._backward(grad_out, None, need_input_grad=False)
+
+    def _backward(self, grad_out: np.ndarray, grad_state: Any,
+                  need_input_grad: bool) -> np.ndarray | None:
         self._require_cache(self._cache)
         caches, masks, out_shape = self._cache
         self._check_grad(grad_out, out_shape)
@@ -149,9 +157,11 @@ class RNNBase(Module):
                 i = k * self.directions + d
                 gd = g[:, :, d * h:(d + 1) * h]
                 dxd, starts[i] = self._layer_backward(gd[:, ::-1] if d else gd, finals[i],
-                                                      caches[i], *self._params(k, d))
-                dxd = dxd[:, ::-1] if d else dxd
-                dx = dxd if dx is None else dx + dxd             # both directions read x
+                                                      caches[i], *self._params(k, d),
+                                                      need_input_grad or k > 0)
+                if dxd is not None:
+                    dxd = dxd[:, ::-1] if d else dxd
+                    dx = dxd if dx is None else dx + dxd         # both directions read x
             g = dx
         self.grad_h0 = np.stack([s[0] for s in starts])
         if self._states == 2:
@@ -196,9 +206,11 @@ class RNNBase(Module):
         raise NotImplementedError
 
     def _layer_backward(self, g: np.ndarray, g_final: tuple, cache: Any, w_ih: Parameter,
-                        w_hh: Parameter, b_ih: Any, b_hh: Any) -> tuple[np.ndarray, State]:
+                        w_hh: Parameter, b_ih: Any, b_hh: Any, need_input_grad: bool = True
+                        ) -> tuple[np.ndarray | None, State]:
         """dL/d(output) (N, T, H), dL/d(final state) (entries may be None) -> (dL/dx (N, T, I),
-        dL/d(initial state)); accumulates the weight gradients."""
+        or None when not ``need_input_grad``, dL/d(initial state)); accumulates the weight
+        gradients."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:

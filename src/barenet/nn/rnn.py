@@ -49,7 +49,8 @@ class RNN(RNNBase):
         return hs[:, 1:], (hs[:, -1],), (x, hs)
 
     def _layer_backward(self, g: np.ndarray, g_final: tuple, cache: Any, w_ih: Parameter,
-                        w_hh: Parameter, b_ih: Any, b_hh: Any) -> tuple[np.ndarray, State]:
+                        w_hh: Parameter, b_ih: Any, b_hh: Any, need_input_grad: bool = True
+                        ) -> tuple[np.ndarray | None, State]:
         x, hs = cache
         n, steps, _ = x.shape
         da = np.empty(g.shape, dtype=np.result_type(g, hs))  # (N, T, H) dL/d(pre-activation)
@@ -60,7 +61,7 @@ class RNN(RNNBase):
             da[:, t] = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
             dh = da[:, t] @ w_hh.data                     # (N, H) on to h_{t-1}
         self._weight_grads(da, da, x, hs[:, :-1], w_ih, w_hh, b_ih, b_hh)
-        return da @ w_ih.data, (dh,)
+        return (da @ w_ih.data if need_input_grad else None), (dh,)
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"

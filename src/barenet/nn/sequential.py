@@ -51,12 +51,15 @@ class Sequential(Module):
         return grad_out
 
     def backward_params_only(self, grad_out: np.ndarray) -> None:
-        """Like ``backward``, but the first layer skips dL/dx (training: the input is data)."""
+        """Like ``backward``, but no dL/dx of the input (training: the input is data). The
+        backward stops at the first layer with parameters, which skips its own dL/dx; the
+        parameterless layers in front of it (a Flatten, say) need no gradient at all."""
         layers = list(self._modules.values())
-        for layer in reversed(layers[1:]):
+        first = next((i for i, layer in enumerate(layers) if layer.parameters()), len(layers))
+        for layer in reversed(layers[first + 1:]):
             grad_out = layer.backward(grad_out)
-        if layers:
-            layers[0].backward_params_only(grad_out)
+        if first < len(layers):
+            layers[first].backward_params_only(grad_out)
 
     def forward_with_activations(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Like ``forward`` but also returns every layer's output, in order (for inspection)."""
