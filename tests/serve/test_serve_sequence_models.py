@@ -204,23 +204,44 @@ def test_summarize_bounds_a_long_sequence() -> None:
 
 def test_bidirectional_gru_and_rnn(tmp_path: Path) -> None:
     """Other recurrent presets: a 2-layer bidirectional GRU's sequence holds both directions;
-    its weights view names the GRU's 3 gates, an RNN's its one."""
+    its weights view shows the GRU's 3 gates in each direction (the reading from the bottom
+    row up after the top-down one), an RNN's its one; a learning step moves both."""
     from barenet import load_run, save_run
     from barenet.models import build_model
+    from barenet.serve.learn import Teacher
+    from barenet.serve.sessions import Session
+
+    def no_test_set():
+        raise FileNotFoundError("no test set here")
 
     image = np.zeros((28, 28), np.uint8)
     image[4:24, 12:16] = 255
-    for spec, gates, width in (({"name": "gru", "hidden": 8, "layers": 2,
-                                 "bidirectional": True}, 3, 16),
+    for spec, tiles, width in (({"name": "gru", "hidden": 8, "layers": 2,
+                                 "bidirectional": True}, 6, 16),
                                ({"name": "rnn", "hidden": 8}, 1, 8)):
         save_run(tmp_path / spec["name"], build_model(spec, rng=0))
-        p = Predictor(load_run(tmp_path / spec["name"]))
+        run = load_run(tmp_path / spec["name"])
+        p = Predictor(run)
         doc = p.predict(image)
         (a,) = doc["activations"].values()
         assert (a["kind"], a["full_shape"], a["rows"]) == ("sequence", [28, width], "steps")
         w = p.weights()
-        assert (w["kind"], w["shape"], len(w["gates"])) == ("recurrent", [gates, 8, 28], gates)
+        assert (w["kind"], w["shape"], len(w["gates"])) == ("recurrent", [tiles, 8, 28], tiles)
         assert doc["attention"] == []
+        if tiles == 6:
+            assert w["gates"][:3] == ["reset gate", "update gate", "new state"]
+            assert w["gates"][3:] == [g + " (backward)" for g in w["gates"][:3]]
+            gru = run.model[1]
+            shown = np.reshape(w["values"], w["shape"])
+            np.testing.assert_allclose(shown[3:].reshape(24, 28),
+                                       gru.weight_ih_l0_reverse.data, atol=1e-4)
+            teacher = Teacher(run, test_set=no_test_set)
+            session = Session("t", teacher.copy(), 0.0)
+            moved = teacher.learn(session, image, 3, steps=1, lr=0.5)["first_layer"]
+            assert moved["shape"] == [6, 8, 28]
+            assert np.abs(np.reshape(moved["values"], moved["shape"])[3:]).max() > 0
+        else:
+            assert w["gates"] == ["hidden state"]
 
 
 @pytest.mark.parametrize("name", ["vit", "lstm"])

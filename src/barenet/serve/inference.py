@@ -19,7 +19,7 @@ from ..nn.functional import softmax
 from ..nn.module import Module
 from ..nn.patch import PatchEmbedding
 from ..nn.sequential import Sequential
-from .weights_view import DIGITS, MAX_UNITS, first_layer_images, first_weighted
+from .weights_view import DIGITS, MAX_UNITS, first_layer_images, first_weighted, input_weights
 
 MAX_VALUES = 4096  # numbers sent per layer (after downsampling)
 MAX_MAPS = 16      # feature maps sent per conv layer
@@ -289,4 +289,4 @@ class Predictor:
         """The first weighted layer's weights as small images: see ``first_layer_images``."""
         first = first_weighted(self.chain)
         return None if first is None else first_layer_images(
-            first[0], first[1], getattr(first[1], first[2]).data, max_units)
+            first[0], first[1], input_weights(first[1], first[2]), max_units)

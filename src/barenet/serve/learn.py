@@ -26,7 +26,7 @@ from ..nn.losses import CrossEntropyLoss
 from ..nn.module import Module
 from ..optim import SGD
 from .inference import layer_chain
-from .weights_view import first_layer_images, first_weighted
+from .weights_view import first_layer_images, first_weighted, input_weights
 from .sessions import Session
 
 MAX_STEPS = 10     # SGD steps per call (each is followed by an accuracy measurement)
@@ -129,7 +129,7 @@ class Teacher:
         layers = [(n, m) for n, m in chain if m.parameters()] if chain is not None \
             else [("model", model)]
         first = first_weighted(chain)
-        start = getattr(first[1], first[2]).data.copy() if first is not None else None
+        start = input_weights(first[1], first[2]).copy() if first is not None else None
         x = self.run.normalize(image[None])
         y = np.array([label], dtype=np.int64)
         loss_fn = CrossEntropyLoss()
@@ -173,14 +173,16 @@ class Teacher:
         if first is None or start is None:
             return None
         name, layer, param = first
-        now = getattr(layer, param).data
+        now = input_weights(layer, param)
         delta = (now - start).astype(np.float64)
         scale = float(np.max(np.abs(delta))) if delta.size else 0.0
         doc = first_layer_images(name, layer, delta / scale if scale > 0 else delta)
         if doc is None:
             return None
         key = f"{name}.{param}"
-        total = now - self.base[key] if key in self.base else delta
+        parts = [self.base[k] for k in (key, key + "_reverse") if k in self.base]
+        base = np.concatenate(parts) if parts else None   # as input_weights stacks them
+        total = now - base if base is not None and base.shape == now.shape else delta
         doc.update(max_abs=scale, change_norm=float(np.linalg.norm(delta)),
                    total_change_norm=float(np.linalg.norm(total)),
                    weight_norm=float(np.linalg.norm(now)))

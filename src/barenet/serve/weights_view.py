@@ -26,6 +26,14 @@ def first_weighted(chain: list[tuple[str, Module]] | None) -> tuple[str, Module,
     return None
 
 
+def input_weights(layer: Module, key: str) -> np.ndarray:
+    """The weights ``first_layer_images`` draws: ``key``'s data; for a bidirectional recurrent
+    layer, the backward direction's input weights (``key + "_reverse"``) stacked below."""
+    w = getattr(layer, key).data
+    reverse = getattr(layer, key + "_reverse", None)
+    return w if reverse is None else np.concatenate([w, reverse.data])
+
+
 def first_layer_images(name: str, layer: Module, w: np.ndarray,
                        max_units: int = MAX_UNITS) -> dict | None:
     """Weights ``w`` shaped like the layer's input weights (the weights themselves, or how they
@@ -37,15 +45,18 @@ def first_layer_images(name: str, layer: Module, w: np.ndarray,
       pattern each 7x7 patch is matched against;
     - "recurrent": an RNN/LSTM/GRU's ``weight_ih_l0`` (gates * H, F), one image per gate
       (``gates`` names them), a row per hidden unit, a column per input feature (the F
-      pixels of an image row); ``count`` is H.
+      pixels of an image row); ``count`` is H. A bidirectional layer's ``input_weights``
+      give the backward direction's gates after the forward ones, named "... (backward)".
 
     At most ``max_units`` units or filters; None for any other layer."""
     kind, extra = type(layer).__name__, {}
     if kind in GATES and w.ndim == 2 and w.shape[0] % len(GATES[kind]) == 0:
-        gates = len(GATES[kind])
-        imgs = w.reshape(gates, -1, w.shape[1])[:, :max_units]
-        count, kind = w.shape[0] // gates, "recurrent"
-        extra = {"gates": GATES[type(layer).__name__]}
+        names = GATES[kind]
+        if getattr(layer, "bidirectional", False):
+            names = names + [f"{g} (backward)" for g in names]
+        imgs = w.reshape(len(names), -1, w.shape[1])[:, :max_units]
+        count, kind = w.shape[0] // len(names), "recurrent"
+        extra = {"gates": names}
     elif w.ndim == 2 and w.shape[1] == 784:
         imgs, kind = w[:max_units].reshape(-1, 28, 28), "dense"
         count = w.shape[0]
