@@ -13,6 +13,7 @@ here the time is only reported.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import time
 from pathlib import Path
@@ -169,3 +170,29 @@ def test_notebook_executes_without_error(path):
         bar, inclusive = BARS[path.stem]
         for acc in _accuracies(nb):
             assert acc >= bar if inclusive else acc > bar, f"{path.name}: {acc}% vs {bar}%"
+
+
+@pytest.mark.notebooks
+def test_the_side_by_side_notebook_runs_without_pytorch(tmp_path, monkeypatch):
+    """06 without PyTorch: every cell runs, the ones that need it say how to install it."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    hidden = tmp_path / "torch"
+    hidden.mkdir()
+    (hidden / "__init__.py").write_text('raise ImportError("PyTorch hidden for this test")\n')
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    path = NOTEBOOKS / "06-barenet-vs-pytorch.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     record_timing=False,
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client.execute()
+    assert not _errors(nb), f"{path.name} without PyTorch: {_errors(nb)}"
+    cells = _code_cells(nb)
+    needs_torch = [c for c in cells if "if torch is None:" in c.source]
+    assert needs_torch and all("skipped: PyTorch is not installed" in _text(c)
+                               for c in needs_torch)
+    assert "PyTorch is not installed" in _text(cells[0]) + _text(cells[1])
+    assert not _accuracies(nb)   # nothing claims a result it did not compute
