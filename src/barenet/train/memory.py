@@ -5,14 +5,14 @@
 and what it needs for a moment, read from the layers' code: the caches forward keeps for
 backward (ReLU masks, dropout masks, batch-norm's normalised input, pooling's winner maps, the
 inputs Linear and Flatten hold), the work arrays a convolution keeps between steps (its im2col
-matrix, and one output row of the column gradient of every convolution but the first, which
-is made a block of rows at a time), and the largest set of
-arrays alive at once inside one layer's forward or backward. ``training_bytes`` scales that by
-the batch size and adds the parameters with their gradients, optimizer state, best-weights copy
-and checkpoint buffers, the dataset, and the evaluation batches. ``check_memory`` compares it
-with ``available_memory`` (MemAvailable in /proc/meminfo, or the cgroup's limit less its usage,
-whichever is smaller) and refuses, in one line, a batch size that will not fit, naming one that
-does. tests/train/test_memory.py holds the estimate against what NumPy really allocates.
+matrix, and one output row of the column gradient of every convolution but the first, which is
+made a block of rows at a time), and the largest set of arrays alive at once inside one layer's
+forward or backward. ``training_bytes`` scales that by the batch size and adds the block of
+column gradients (``step_fixed_bytes``), the parameters with their gradients, optimizer state, best-weights copy and checkpoint buffers, the dataset,
+and the evaluation batches. ``check_memory`` compares it with ``available_memory`` (MemAvailable
+in /proc/meminfo, or the cgroup's limit less its usage, whichever is smaller) and refuses, in
+one line, a batch size that will not fit, naming one that does. tests/train/test_memory.py holds
+the estimate against what NumPy really allocates.
 """
 from __future__ import annotations
 
