@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,7 +26,6 @@ from ..data.datasets import load_dataset
 from ..data.transforms import Normalize
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models import architecture_of, build_model, input_shape, model_input
-from ..nn.module import Module
 from . import memory
 from .changes import (FROM_SETTINGS, OBSERVERS, RESUME_SETTINGS, apply_new_settings,
                       merge_settings, record_settings, restart, saved_state)
@@ -37,41 +36,9 @@ from .evaluate import predict_logits, run_split, summarize
 from .factories import make_optimizer, make_scheduler
 from .fileio import atomic_write_json, deferred_interrupt
 from .outputs import RUN_FILES, check_new_run_dir, remove_ours
+from .result import TrainingInterrupted, TrainResult
 from .resume import load_training_state, save_training_state
 from .trainer import Callback, Trainer
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training. ``run_dir`` holds a resumable checkpoint of ``epoch`` (None
-    when training had no run directory)."""
-
-    def __init__(self, run_dir: Path | None, epoch: int) -> None:
-        super().__init__(f"interrupted after epoch {epoch}")
-        self.run_dir, self.epoch = run_dir, epoch
-
-
-@dataclass
-class TrainResult:
-    """What a training produced. ``history``: per-epoch dicts (epoch, train_loss, train_acc,
-    val_loss, val_acc, lr, seconds; the diagnostics columns when on); ``model``: the best
-    weights, eval mode; ``evaluation``: the test-set dict of ``evaluate.summarize`` (None if
-    not evaluated)."""
-
-    history: list[dict[str, Any]]
-    test_accuracy: float | None
-    test_loss: float | None
-    run_dir: Path | None
-    seconds: float
-    model: Module
-    config: dict[str, Any]
-    best_epoch: int = 0
-    best_val_acc: float | None = None
-    epochs_completed: int = 0
-    stopped_early: bool = False
-    resumed_from: int | None = None
-    evaluation: dict[str, Any] | None = None
-    plots: list[Path] = field(default_factory=list)
-    plot_error: str | None = None
 
 
 def _augmenter(rng: np.random.Generator) -> Any:
