@@ -240,6 +240,12 @@ def test_bidirectional_gru_and_rnn(tmp_path: Path) -> None:
             moved = teacher.learn(session, image, 3, steps=1, lr=0.5)["first_layer"]
             assert moved["shape"] == [6, 8, 28]
             assert np.abs(np.reshape(moved["values"], moved["shape"])[3:]).max() > 0
+            again = teacher.learn(session, image, 3, steps=1, lr=0.5)["first_layer"]
+            stacked = [np.concatenate([m.weight_ih_l0.data, m.weight_ih_l0_reverse.data])
+                       for m in (session.model[1], gru)]    # the copy now, the run's weights
+            assert again["total_change_norm"] == pytest.approx(
+                float(np.linalg.norm(stacked[0] - stacked[1])), rel=1e-5)
+            assert again["total_change_norm"] > again["change_norm"]
         else:
             assert w["gates"] == ["hidden state"]
 

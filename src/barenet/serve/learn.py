@@ -179,10 +179,8 @@ class Teacher:
         doc = first_layer_images(name, layer, delta / scale if scale > 0 else delta)
         if doc is None:
             return None
-        key = f"{name}.{param}"
-        parts = [self.base[k] for k in (key, key + "_reverse") if k in self.base]
-        base = np.concatenate(parts) if parts else None   # as input_weights stacks them
-        total = now - base if base is not None and base.shape == now.shape else delta
+        original = dict(self.template.named_modules()).get(name)   # holds the run's weights
+        total = now - input_weights(original, param) if original is not None else delta
         doc.update(max_abs=scale, change_norm=float(np.linalg.norm(delta)),
                    total_change_norm=float(np.linalg.norm(total)),
                    weight_norm=float(np.linalg.norm(now)))
