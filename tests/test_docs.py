@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +97,54 @@ def test_math_is_written_the_way_github_renders_it() -> None:
         if in_math:
             problems.append(f"{page.name}: unclosed $$ block")
     assert not problems, "\n".join(problems)
+
+
+# The pictures: drawn by docs/figures/draw.py from barenet's own arrays. Each is drawn again
+# into a temporary directory and compared with the committed PNG (regenerate them with
+# `.venv/bin/python docs/figures/draw.py` after changing a drawing).
+FIGURE_DIR = DOCS / "figures"
+IMAGE = re.compile(r"!\[[^\]]*\]\((figures/[^)\s]+\.png)\)")
+
+
+def _draw_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_figures_draw", FIGURE_DIR / "draw.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _figure_names() -> list[str]:
+    return sorted(p.name for p in FIGURE_DIR.glob("*.png"))
+
+
+def test_every_figure_is_drawn_by_code_and_shown_on_a_page() -> None:
+    drawn = set(_draw_module().FIGURES)
+    committed = set(_figure_names())
+    shown = {m for page in PAGES for m in IMAGE.findall(page.read_text(encoding="utf-8"))}
+    assert committed == drawn, f"committed {sorted(committed)} but draw.py draws {sorted(drawn)}"
+    assert {f"figures/{name}" for name in drawn} == shown, f"pages show {sorted(shown)}"
+
+
+@pytest.mark.parametrize("name", _figure_names())
+def test_committed_figure_is_what_the_code_draws(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    drew = _draw_module().FIGURES[name](tmp_path / name)
+    fresh, committed = imread(tmp_path / name), imread(FIGURE_DIR / name)
+    assert fresh.shape == committed.shape, f"{name}: size changed; regenerate with draw.py"
+    difference = float(np.abs(fresh - committed).mean())
+    assert difference < 0.01, f"docs/figures/{name} is stale ({difference:.4f}): regenerate it"
+    if name == "im2col.png":                               # windows as rows
+        assert drew["cols"].shape == (4, 9) and list(drew["cols"][1, :3]) == [2, 3, 4]
+    if name == "attention.png":
+        assert np.allclose(drew["full"].sum(axis=1), 1)
+        assert np.allclose(drew["causal"], np.tril(drew["causal"]))
+    if name == "vit-attention.png":                        # what attention.md says of it
+        maps = drew["maps"]
+        assert int((drew["predictions"] != drew["labels"]).sum()) == 2
+        corners = maps[:, [0, 0, 3, 3], [0, 3, 0, 3]].mean()
+        centre = maps[:, 1:3, 1:3].mean()
+        assert corners < 0.5 * centre, (corners, centre)
