@@ -107,7 +107,7 @@ def test_no_import_cycles():
 def test_a_planted_cycle_is_found():
     graph = without_packages(import_graph())
     graph["barenet.nn.module"].add("barenet.nn.linear")
-    assert ["barenet.nn.linear", "barenet.nn.module"] in cycles(graph)
+    assert any({"barenet.nn.linear", "barenet.nn.module"} <= set(c) for c in cycles(graph))
 
 
 @pytest.mark.parametrize("core", ["barenet.nn", "barenet.optim"])

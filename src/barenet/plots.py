@@ -258,7 +258,8 @@ def plot_run(run_dir: str | os.PathLike, history: Sequence[dict] | None,
                 from .data.datasets import load_dataset
 
                 data_dir = (getattr(run, "config", None) or {}).get("data_dir")
-                dataset = load_dataset(run.dataset, "test", data_dir=data_dir)
+                dataset = load_dataset(getattr(run, "dataset_spec", run.dataset), "test",
+                                       data_dir=data_dir)
             n = len(probs)
             if dataset is not None and len(dataset.labels) >= n:  # evaluated on the first n
                 written.append(plot_misclassified(dataset.images[:n], dataset.labels[:n], probs,

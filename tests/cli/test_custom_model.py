@@ -183,7 +183,7 @@ def test_a_layer_that_is_not_built_in_is_refused_in_one_line(tmp_path, mine, cap
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), MyLayer())
     with pytest.raises(ConfigError) as info:
         save_run(tmp_path / "no", model)
-    assert str(info.value).startswith("save_run: layer 2 (MyLayer) is not a built-in barenet "
+    assert str(info.value).startswith("save_run: layer 2 (MyLayer) is not a registered "
                                       "layer") and "\n" not in str(info.value)
     assert not (tmp_path / "no").exists()
     edited = tmp_path / "edited"

@@ -95,3 +95,12 @@ def test_embedding_layer_norm_gelu_and_mean_have_twins():
     with torch.no_grad():
         np.testing.assert_allclose(model(ids), tmodel(torch.from_numpy(ids)).numpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_every_registered_built_in_layer_has_a_pytorch_twin():
+    """Read from the registry: a new built-in layer without a twin fails here."""
+    from barenet.compare import twin
+    from barenet.nn.registry import is_builtin, registered
+
+    missing = sorted(n for n, c in registered().items() if is_builtin(c) and n not in twin._LAYERS)
+    assert missing == []

@@ -17,7 +17,7 @@ from barenet.errors import BarenetError  # noqa: E402
 from barenet.export import (CONVERTERS, DEFAULT_OPSET, MIN_OPSET, ExportError, Value,  # noqa: E402
                             max_opset, onnx_model, register, to_onnx)
 from barenet.models import build_model  # noqa: E402
-from barenet.nn.architecture import LAYERS  # noqa: E402
+from barenet.nn.registry import is_builtin, registered  # noqa: E402
 
 
 def run(proto, x: np.ndarray) -> np.ndarray:
@@ -40,8 +40,9 @@ class Swish(nn.Module):
 
 def test_every_built_in_layer_has_a_converter():
     """The image classifiers' layers and the sequence models' (RNN, LSTM, GRU, attention...)."""
-    missing = [name for name, (cls, _) in LAYERS.items() if cls not in CONVERTERS]
-    assert not missing and len(LAYERS) >= 25 and nn.Sequential in CONVERTERS
+    layers = {name: cls for name, cls in registered().items() if is_builtin(cls)}
+    missing = [name for name, cls in layers.items() if cls not in CONVERTERS]
+    assert not missing and len(layers) >= 25 and nn.Sequential in CONVERTERS
 
 
 def test_the_graph_of_a_run_and_its_metadata(tmp_path):

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from barenet import nn
 from barenet.nn import architecture
-from barenet.nn.architecture import (LAYERS, MAX_NUMBERS, ArchitectureError, build,
-                                     count_numbers, describe, validate)
+from barenet.nn.architecture import (MAX_NUMBERS, ArchitectureError, build, count_numbers,
+                                     describe, validate)
+from barenet.nn.registry import is_builtin, registered
 from barenet.nn.architecture_shapes import infer_input_shape, output_shape
 
 
@@ -68,6 +69,10 @@ CASES = {
         nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
         nn.Flatten(), nn.Dropout(0.2), nn.Linear(8 * 13 * 13, 10)), (1, 28, 28)),
 }
+
+
+#: Every built-in layer, from the registry.
+LAYERS = {name: cls for name, cls in registered().items() if is_builtin(cls)}
 
 
 def randomize(model: nn.Module, rng: np.random.Generator) -> None:
@@ -154,7 +159,7 @@ def test_a_layer_that_is_not_built_in_is_refused_in_one_line(model, words):
     with pytest.raises(ArchitectureError) as info:
         describe(model)
     msg = str(info.value)
-    assert words in msg and "is not a built-in barenet layer" in msg and "\n" not in msg
+    assert words in msg and "is not a registered layer" in msg and "\n" not in msg
 
 
 def test_an_attribute_out_of_range_is_named():
@@ -290,9 +295,9 @@ def test_the_input_shape_is_read_from_the_first_layers(layers, shape):
      "layer 1 (Linear) expects input (N, 100), gets (N, 784)"),
     ([nn.Conv2d(3, 4, 3)], (1, 28, 28), "layer 0 (Conv2d) expects input (N, 3, H, W)"),
     ([nn.Linear(784, 10), nn.MaxPool2d(2)], (784,), "layer 1 (MaxPool2d) expects input (N, C,"),
-    ([nn.MaxPool2d(5), nn.MaxPool2d(5), nn.MaxPool2d(5)], (1, 28, 28), "with H, W >= [5, 5]"),
+    ([nn.MaxPool2d(5), nn.MaxPool2d(5), nn.MaxPool2d(5)], (1, 28, 28), "with H, W >= (5, 5)"),
     ([nn.Flatten(start_dim=0)], (1, 28, 28), "start_dim >= 1"),
-    ([nn.Softmax(dim=3)], (784,), "dimensions 3"),
+    ([nn.Softmax(dim=3)], (784,), "with a dimension 3"),
     ([nn.Sequential(nn.Linear(784, 8)), nn.BatchNorm2d(8)], (784,),
      "layer 1 (BatchNorm2d) expects input (N, 8, H, W), gets (N, 8)"),
     ([nn.Conv2d(1, 1, 1, padding=64)] * 20, (1, 28, 28), "values per sample, more than"),

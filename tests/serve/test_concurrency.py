@@ -221,13 +221,13 @@ def test_pictures_are_preprocessed_two_at_a_time(server, test_set, make_png, mon
     inside, most = [0], [0]
     lock = threading.Lock()
 
-    def watched(data, log):
+    def watched(data, log, *facts):
         with lock:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
         try:
             time.sleep(0.05)
-            return original(data, log)
+            return original(data, log, *facts)
         finally:
             with lock:
                 inside[0] -= 1

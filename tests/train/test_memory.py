@@ -78,8 +78,8 @@ def test_a_small_training_set_caps_the_batch():
 
 def test_the_block_of_column_gradients_is_counted_once_per_convolution_after_the_first():
     cnn, mlp = (architecture_of(resolve_spec({"name": n})) for n in ("cnn", "mlp"))
-    assert memory.step_fixed_bytes(cnn) == conv2d.DCOLS_BLOCK_BYTES  # Conv2d(32, 64) only
-    assert memory.step_fixed_bytes(mlp) == 0
+    assert memory.step_fixed_bytes(cnn, (1, 28, 28)) == conv2d.DCOLS_BLOCK_BYTES  # 2nd conv only
+    assert memory.step_fixed_bytes(mlp, (784,)) == 0
 
 
 def test_nothing_fits_says_so(monkeypatch):

@@ -74,8 +74,8 @@ class Scale(nn.Module):
 
 @pytest.mark.parametrize("model, kwargs, words", [
     (nn.Sequential(nn.Flatten(), nn.Linear(784, 10), Scale()), {},
-     "layer 2 (Scale) is not a built-in barenet layer"),
-    (Scale(), {}, "the model (Scale) is not a built-in barenet layer"),
+     "layer 2 (Scale) is not a registered layer"),
+    (Scale(), {}, "the model (Scale) is not a registered layer"),
     ("model", {}, "model must be a barenet Module, got str"),
     (nn.Sequential(nn.Linear(100, 10)), {}, "first layers take input (100,)"),
     (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()), {}, "first layers take input (3, 28, 28)"),

@@ -334,3 +334,16 @@ def test_an_undamaged_npz_reads_exactly_as_numpy_does(tmp_path):
         for k, a in arrays.items():
             assert got[k].dtype == a.dtype and got[k].shape == a.shape
             assert np.array_equal(got[k], a)
+
+
+def test_a_member_needing_a_newer_zip_version_is_a_checkpoint_error(tmp_path):
+    """zipfile raises NotImplementedError ("zip file version 6.4") for such a member."""
+    path = tmp_path / "a.npz"
+    np.savez(path, w=np.zeros(3, np.float32))
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6:central + 8] = (64).to_bytes(2, "little")   # version needed to extract
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as info:
+        fileio.read_npz(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -22,7 +22,8 @@ def add_data_args(parser: argparse.ArgumentParser, dataset_help: str | None = No
     """``--dataset NAME`` (default None: the command's own default) and ``--data-dir D``;
     ``missing`` says what happens to files found nowhere."""
     parser.add_argument("--dataset", metavar="NAME", default=None,
-                        help=dataset_help or "mnist or fashion-mnist (default: mnist)")
+                        help=dataset_help or "mnist, fashion-mnist, or a folder DIR holding the "
+                                             "four IDX files of any dataset (default: mnist)")
     parser.add_argument("--data-dir", metavar="D", default=None,
                         help="directory holding the four .gz files (default: $BARENET_DATA, "
                              f"the embedded MNIST, or the cache, {missing})")
@@ -34,10 +35,12 @@ NAME_OPTIONS = ("model", "optimizer", "scheduler", "dataset")
 
 def lowercase_names(args: argparse.Namespace) -> argparse.Namespace:
     """Lower-case the ``NAME_OPTIONS`` values of parsed ``args`` in place (``--model CNN`` is
-    ``cnn``); returns ``args``."""
+    ``cnn``), but not a ``--dataset`` that names a folder; returns ``args``."""
+    from ..data.folder import is_folder_name
+
     for key in NAME_OPTIONS:
         value = getattr(args, key, None)
-        if isinstance(value, str):
+        if isinstance(value, str) and not (key == "dataset" and is_folder_name(value)):
             setattr(args, key, value.lower())
     return args
 

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     run_ = load_run(args.run)
     name = args.dataset or run_.dataset
+    # the run's own dataset from its recorded facts (a folder's checksums are verified)
+    source = run_.dataset_spec if args.dataset is None else args.dataset
     data_dir = run_.data_dir(args.data_dir, args.dataset)
     if args.split == "val":
         if name != run_.dataset:
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{run_.dataset}, the dataset it was trained on, not {name}")
         dataset = validation_set(run_, data_dir)
     else:
-        dataset = load_dataset(name, args.split, data_dir=data_dir)
+        dataset = load_dataset(source, args.split, data_dir=data_dir)
     _warn_if_untrained(run_)
     result = evaluate_run(run_, dataset, limit=args.limit)
     result["split"] = args.split

@@ -15,7 +15,10 @@ from ..errors import BarenetError, brief
 from .common import lowercase_names
 
 SUBCOMMANDS = ["train", "evaluate", "data", "models", "predict", "explain", "attack", "plot", "tune",
-               "compare", "serve", "export", "runs"]
+               "compare", "serve", "export", "runs", "summary", "exercises"]
+#: Commands that load a run or read an architecture, and so take ``--layers FILE.py``
+LOADS_LAYERS = {"train", "evaluate", "predict", "explain", "attack", "plot", "serve", "export",
+                "runs", "summary", "compare"}
 #: Characters of an error message printed; the rest is summarised as "(N more characters)"
 MAX_ERROR = 1000
 #: Commands that train, for which freed memory is kept for reuse (a server must give it back)
@@ -48,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == f"{__package__}.{name}":
                 continue
             raise
-        module.add_parser(subparsers)
+        sub = module.add_parser(subparsers)
+        if name in LOADS_LAYERS and sub is not None:
+            sub.add_argument("--layers", metavar="FILE.py", action="append", default=None,
+                             help="a Python file of your own layers (registered with "
+                                  "@barenet.nn.register_layer) to import first; repeatable")
     parser.commands = subparsers.choices   # name -> subcommand parser, for parse()
     return parser
 
@@ -76,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in TRAINING:
         keep_freed_memory()  # CNN training 10-12% faster: no page faults on every step's arrays
     try:
+        if getattr(args, "layers", None):
+            from ..layer_files import import_layer_files
+            import_layer_files(args.layers)
         return int(args.func(args) or 0)
     except BarenetError as exc:  # one line, however large the value it quotes
         print(f"barenet: error: {brief(exc, MAX_ERROR)}", file=sys.stderr)

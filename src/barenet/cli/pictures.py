@@ -18,17 +18,18 @@ def error_line(msg: str) -> None:
 def gather_pictures(args: argparse.Namespace, run_: Any) -> tuple[list[dict], int]:
     """Load and preprocess ``args.images`` and the test images ``args.index`` for ``run_``;
     returns (items, number failed). Each item: ``file`` (None for a test image), ``index``
-    and ``label`` for a test image, ``original`` (the picture) and ``digit`` (uint8 28x28)."""
-    from ..data.images import load_image, to_mnist
+    and ``label`` for a test image, ``original`` (the picture) and ``digit`` (uint8 (S, S),
+    S the run's image size, drawn in its dataset's picture style)."""
+    from ..data.images import load_image, to_style
 
     items: list[dict] = []
     failed = 0
-    # Fashion-MNIST items fill the 28x28 frame and are centred by their box, digits are not
-    fashion = run_.dataset == "fashion-mnist"
+    # the dataset says how pictures look: digits centred by mass, clothing filling the frame
+    spec = run_.dataset_spec
     for path in args.images:
         try:
             gray = load_image(path)
-            digit = to_mnist(gray, fit=28, by_mass=False) if fashion else to_mnist(gray)
+            digit = to_style(gray, spec.picture_style, run_.image_size)
         except BarenetError as exc:
             msg = str(exc)
             error_line(msg if msg.startswith(str(path))
@@ -39,7 +40,7 @@ def gather_pictures(args: argparse.Namespace, run_: Any) -> tuple[list[dict], in
     if args.index:
         from ..data.datasets import load_dataset
 
-        test = load_dataset(run_.dataset, "test", data_dir=run_.data_dir(args.data_dir))
+        test = load_dataset(spec, "test", data_dir=run_.data_dir(args.data_dir))
         for n in args.index:
             if not 0 <= n < len(test.labels):
                 error_line(f"--index {n}: out of range, the {run_.dataset} test set has images "

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     run_ = load_run(args.run)
-    test = load_dataset(run_.dataset, "test", data_dir=run_.data_dir(args.data_dir))
+    test = load_dataset(run_.dataset_spec, "test", data_dir=run_.data_dir(args.data_dir))
     result = evaluate_run(run_, test, limit=args.limit)
     history = plots.read_metrics_csv(Path(args.run) / "metrics.csv") or run_.history
     out = Path(args.out) if args.out else Path(args.run)

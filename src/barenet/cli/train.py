@@ -59,6 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     m = p.add_argument_group("model and data")
     m.add_argument("--model", metavar="NAME",
                    help=f"architecture: {', '.join(MODEL_NAMES)} (default: {D['model']})")
+    m.add_argument("--architecture", metavar="FILE.json",
+                   help="train a model described as data instead of a preset: the format "
+                        "save_run writes (`barenet models NAME --json` prints one to start "
+                        "from); layers of your own with --layers FILE.py")
     m.add_argument("--hidden", type=int_list, metavar="N[,N...]",
                    help="hidden layer width(s) of an MLP (default: the model's, 200 for mlp)")
     add_data_args(m)
@@ -128,7 +132,9 @@ DEFAULT_OUT_TRIES = 5
 
 
 def default_out(model: str, dataset: str, root: str = "runs") -> Path:
-    """runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>, with -2, -3 ... if that exists."""
+    """runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>, with -2, -3 ... if that exists (a dataset
+    folder gives its own name)."""
+    dataset = Path(dataset).name or "data"
     base = Path(root) / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     out, n = base, 1
     while out.exists():
@@ -151,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressPrinter(quiet=args.quiet)
     given = _settings(args)
     try:
+        if (args.resume or args.from_run) and args.architecture:
+            raise ConfigError("--resume and --from take the model from the run; drop "
+                              "--architecture")
         if args.resume:
             result = _resume(args, given, progress)
         elif args.from_run:
@@ -169,6 +178,13 @@ def run(args: argparse.Namespace) -> int:
 
             settings = read_config_file(args.config) if args.config else {}
             settings.update(given)
+            if args.architecture:
+                if args.model or args.hidden:
+                    raise ConfigError("--architecture describes the model; drop --model and "
+                                      "--hidden")
+                from .summary import described_spec
+
+                settings["model"] = described_spec(args.architecture, settings.get("dataset"))
             cfg = resolve_config(settings)
             for attempt in range(DEFAULT_OUT_TRIES):
                 out = Path(args.out) if args.out else default_out(cfg["model"], cfg["dataset"])

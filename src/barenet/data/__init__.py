@@ -1,4 +1,5 @@
-"""barenet.data: IDX files, MNIST/Fashion-MNIST with checksums, mini-batches and transforms."""
+"""barenet.data: IDX files, MNIST/Fashion-MNIST with checksums, any folder of IDX files
+(``folder.py``), each described by a ``DatasetSpec``; mini-batches and transforms."""
 from .datasets import Dataset, dataset_info, download_dataset, load_dataset
 from .idx import read_idx, write_idx
 from .loader import DataLoader, random_split

@@ -2,11 +2,13 @@
 
 Where files come from, in order:
 
-1. ``data_dir`` if given: the four .gz files directly in it (a missing one is an error).
+1. ``data_dir`` if given: the four files directly in it, each plain or .gz (a missing one is
+   an error). A folder given as the dataset itself is its own ``data_dir`` (``folder.py``).
 2. ``$BARENET_DATA/<name>`` if that variable is set (missing files are downloaded into it).
 3. Local read-only copies: the MNIST copy inside the package; Debian's
    ``/usr/share/datasets/fashion-mnist``. Then the cache ``$XDG_CACHE_HOME/barenet/<name>``
-   (default ``~/.cache/barenet/<name>``), downloading missing files into it.
+   (default ``~/.cache/barenet/<name>``), downloading missing files into it. A dataset
+   without mirrors (a folder's, recorded in a run) is read only from ``data_dir``.
 
 Every file is checked against the sha256 of its *decompressed* IDX bytes, which is the same
 for every copy however it was compressed; a fresh download is also checked by the md5 of the
@@ -15,7 +17,6 @@ official .gz. Verified arrays are kept in memory per (path, mtime, size), read-o
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +24,15 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .download import Progress, download_file, mirror_bases, mirror_urls
+from .folder import dataset_spec, is_folder_name, pixel_stats
 from .idx import check_images, check_labels, check_same_count, read_idx_with_sha256
+from .memo import cache_key, clear_cache, recall, remember
 from .specs import DATA_ENV, SPLITS, DatasetSpec, get_spec
 
 @dataclass
 class Dataset:
-    """One split of a dataset: uint8 images (N, 28, 28) and int64 labels (N,), both read-only.
+    """One split of a dataset: uint8 images (N, H, W) (28x28 for MNIST) and int64 labels (N,),
+    both read-only.
 
     ``mean``/``std`` are the training-set statistics of pixel/255 used for normalisation;
     ``files`` the paths read; ``sources`` where each came from (data_dir, BARENET_DATA,
@@ -85,14 +89,27 @@ def _candidates(spec: DatasetSpec) -> list[tuple[Path, str]]:
     return dirs
 
 
+def _other_name(file_name: str) -> str:
+    """The same file with or without ``.gz`` (its sha256 is of the decompressed bytes)."""
+    return file_name[:-3] if file_name.endswith(".gz") else file_name + ".gz"
+
+
+def _no_mirrors(spec: DatasetSpec, file_name: str) -> DataError:
+    return DataError(f"{spec.name}: {file_name} not found and this dataset has no download "
+                     f"mirrors; use --data-dir DIR to name the folder holding its files")
+
+
 def locate_file(spec: DatasetSpec, file_name: str, data_dir: str | os.PathLike | None = None,
                 download: bool = True, progress: Progress | None = None,
                 mirrors: list[str] | str | None = None) -> tuple[Path, str]:
-    """Find (or download) one file of ``spec``; returns ``(path, source)``."""
+    """Find (or download) one file of ``spec``; returns ``(path, source)``. In ``data_dir`` the
+    file may also be stored with or without ``.gz``. DataError (one line, saying to use
+    --data-dir) for a file found nowhere of a spec without mirrors."""
     if data_dir is not None:
         path = Path(data_dir).expanduser() / file_name
-        if path.is_file():
-            return path, "data_dir"
+        for candidate in (path, path.with_name(_other_name(file_name))):
+            if candidate.is_file():
+                return candidate, "data_dir"
         if not path.parent.is_dir():
             raise DataError(f"{path.parent}: data directory not found")
         raise DataError(f"{path}: not found, the data directory must hold the {spec.name} "
@@ -102,6 +119,8 @@ def locate_file(spec: DatasetSpec, file_name: str, data_dir: str | os.PathLike |
         if (where / file_name).is_file():
             return where / file_name, source
     target = candidates[-1][0] / file_name
+    if not spec.mirrors or file_name not in spec.md5:
+        raise _no_mirrors(spec, file_name)
     if not download:
         looked = ", ".join(str(d) for d, _ in candidates)
         raise DataError(f"{spec.name}: {file_name} not found in {looked} and downloading is off")
@@ -110,29 +129,16 @@ def locate_file(spec: DatasetSpec, file_name: str, data_dir: str | os.PathLike |
     return target, "downloaded"
 
 
-_CACHE: dict[tuple, np.ndarray] = {}
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 8
-
-
-def clear_cache() -> None:
-    """Forget every array kept in memory by ``load_dataset``."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-def _load_verified(path: Path, spec: DatasetSpec, kind: str) -> np.ndarray:
-    """Read ``path``, check its sha256 and shape; cached per (path, mtime, size). Read-only."""
-    file_name = path.name
+def _load_verified(path: Path, spec: DatasetSpec, kind: str,
+                   file_name: str | None = None) -> np.ndarray:
+    """Read ``path`` (``spec``'s ``file_name``, default its own name), check its sha256 and
+    shape; cached per (path, mtime, size). Read-only."""
+    file_name = file_name or path.name
     expected = spec.sha256[file_name]
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, expected, kind)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
+    key = cache_key(path, expected, kind)
+    found = recall(key)
+    if found is not None:
+        return found
     array, got = read_idx_with_sha256(path)
     if got != expected:
         raise DataError(f"{path}: sha256 mismatch of the decompressed data, expected {expected}, "
@@ -143,12 +149,7 @@ def _load_verified(path: Path, spec: DatasetSpec, kind: str) -> np.ndarray:
         if array.ndim != 1:
             raise DataError(f"{path}: expected 1-D labels, got shape {array.shape}")
         array = check_labels(array, len(spec.classes), str(path))
-    array.setflags(write=False)
-    with _CACHE_LOCK:
-        while len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = array
-    return array
+    return remember(key, array)
 
 
 def _check_split(split: str) -> str:
@@ -157,22 +158,25 @@ def _check_split(split: str) -> str:
     return split
 
 
-def load_dataset(name: str, split: str, data_dir: str | os.PathLike | None = None,
+def load_dataset(name: str | DatasetSpec, split: str, data_dir: str | os.PathLike | None = None,
                  download: bool = True, progress: Progress | None = None,
                  mirrors: list[str] | str | None = None) -> Dataset:
-    """Load one split ("train" or "test") of dataset ``name`` ("mnist" or "fashion-mnist").
+    """Load one split ("train" or "test") of dataset ``name`` ("mnist", "fashion-mnist", a
+    folder holding the four IDX files, or a ``DatasetSpec`` such as a run's).
 
-    Returns a ``Dataset`` with uint8 images (N, 28, 28) and int64 labels (N,). Raises
+    Returns a ``Dataset`` with uint8 images (N, H, W) and int64 labels (N,). Raises
     ConfigError for an unknown name or split, DataError if a file is missing, corrupt or fails
     its checksum. ``progress(bytes_done, total)`` is called during downloads (reset to 0 at
     the start of each file); ``mirrors`` replaces the mirror base URLs.
     """
-    spec = get_spec(name)
+    spec = dataset_spec(name)
     _check_split(split)
+    if data_dir is None and isinstance(name, str) and is_folder_name(name):
+        data_dir = name
     paths, sources, arrays = [], [], []
     for file_name, kind in zip(spec.splits[split], ("images", "labels")):
         path, source = locate_file(spec, file_name, data_dir, download, progress, mirrors)
-        arrays.append(_load_verified(path, spec, kind))
+        arrays.append(_load_verified(path, spec, kind, file_name))
         paths.append(path)
         sources.append(source)
     images, labels = arrays
@@ -193,42 +197,32 @@ def download_dataset(name: str, data_dir: str | os.PathLike | None = None,
         if data_dir is not None:
             path = Path(data_dir).expanduser() / file_name
             if not path.is_file():
+                if not spec.mirrors or file_name not in spec.md5:
+                    raise _no_mirrors(spec, file_name)
                 urls = mirror_urls(mirror_bases(spec.mirrors, mirrors), file_name)
                 download_file(urls, path, spec.md5[file_name], progress=progress)
         else:
             path, _ = locate_file(spec, file_name, None, True, progress, mirrors)
         kind = "images" if "images" in file_name else "labels"
-        _load_verified(path, spec, kind)
+        _load_verified(path, spec, kind, file_name)
         paths.append(path)
     return paths
-
-
-def pixel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[float, float]:
-    """Exact mean and standard deviation of pixel/255 over uint8 ``images`` (via a histogram)."""
-    flat = images.reshape(len(images), -1) if images.ndim > 1 else images.reshape(-1, 1)
-    hist = np.zeros(256, dtype=np.int64)
-    for start in range(0, len(flat), chunk):
-        hist += np.bincount(flat[start:start + chunk].reshape(-1), minlength=256)
-    n = hist.sum()
-    if n == 0:
-        return float("nan"), float("nan")
-    values = np.arange(256, dtype=np.float64) / 255.0
-    mean = float(hist @ values) / n
-    var = float(hist @ (values - mean) ** 2) / n
-    return mean, var ** 0.5
 
 
 def dataset_info(name: str, data_dir: str | os.PathLike | None = None, download: bool = False,
                  progress: Progress | None = None) -> dict:
     """A JSON-able summary: files used (path, source, sha256 verified), per-class counts for
     train and test, the normalisation mean/std and the measured training-set pixel mean/std."""
-    spec = get_spec(name)
-    splits = {s: load_dataset(spec.name, s, data_dir, download, progress) for s in SPLITS}
+    spec = dataset_spec(name)
+    if data_dir is None and isinstance(name, str) and is_folder_name(name):
+        data_dir = name
+    splits = {s: load_dataset(spec, s, data_dir, download, progress) for s in SPLITS}
     files = []
     for split, ds in splits.items():
-        for path, source, kind in zip(ds.files, ds.sources, ("images", "labels")):
+        for path, source, kind, file_name in zip(ds.files, ds.sources, ("images", "labels"),
+                                                 spec.splits[split]):
             files.append({"file": path.name, "split": split, "kind": kind, "path": str(path),
-                          "source": source, "sha256": spec.sha256[path.name], "verified": True})
+                          "source": source, "sha256": spec.sha256[file_name], "verified": True})
     pixel_mean, pixel_std = pixel_stats(splits["train"].images)
     k = len(spec.classes)
     return {

@@ -13,15 +13,22 @@ TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ub
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
 SPLITS = ("train", "test")
 DATA_ENV = "BARENET_DATA"
+#: How a user's picture is made to look like the dataset's images (``data/images``): "digit"
+#: (MNIST: fitted into 20x20, centred by mass) or "clothing" (Fashion-MNIST: fills the frame).
+PICTURE_STYLES = ("digit", "clothing")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Everything known about one dataset: files and checksums, mirrors, classes, statistics.
+    """Everything known about one dataset: files and checksums, mirrors, classes, statistics,
+    image size and channels, images per split and the style users' pictures are drawn in.
 
     ``sha256`` maps each file name to the sha256 of its decompressed bytes; ``md5`` to the md5 of
     the official .gz (checked only on download). ``mean``/``std`` are the training-set mean and
-    standard deviation of pixel/255.
+    standard deviation of pixel/255. Images are uint8 (N, *image_size) with ``channels``
+    channels (1: IDX images are gray); ``train_count``/``test_count`` images per split;
+    ``picture_style`` is one of ``PICTURE_STYLES``. An empty ``mirrors`` means the files are
+    only ever read from a folder (``--data-dir``).
     """
 
     name: str
@@ -36,10 +43,30 @@ class DatasetSpec:
     image_size: tuple[int, int] = (28, 28)
     splits: dict[str, tuple[str, str]] = field(default_factory=lambda: {
         "train": (TRAIN_IMAGES, TRAIN_LABELS), "test": (TEST_IMAGES, TEST_LABELS)})
+    channels: int = 1
+    train_count: int = 60_000
+    test_count: int = 10_000
+    picture_style: str = "digit"
 
     def files(self) -> list[str]:
         """All file names, train before test, images before labels."""
         return [f for split in SPLITS for f in self.splits[split]]
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the labels 0..num_classes-1 stand for (``len(classes)``)."""
+        return len(self.classes)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Images per split, e.g. ``{"train": 60000, "test": 10000}``."""
+        return {"train": self.train_count, "test": self.test_count}
+
+    @property
+    def input_facts(self) -> dict[str, int]:
+        """What a preset needs to fit this dataset: ``{"num_classes": K, "image_size": S}``
+        (S the side of the square images; a model's input is (S*S,) or (channels, S, S))."""
+        return {"num_classes": self.num_classes, "image_size": int(self.image_size[0])}
 
 
 SPECS: dict[str, DatasetSpec] = {
@@ -82,6 +109,7 @@ SPECS: dict[str, DatasetSpec] = {
         },
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         local_dirs=("/usr/share/datasets/fashion-mnist",),
+        picture_style="clothing",
     ),
 }
 DATASET_NAMES: tuple[str, ...] = tuple(SPECS)

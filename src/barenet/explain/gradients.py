@@ -31,11 +31,11 @@ def pixels_to_input(pixels: np.ndarray, normalize: Normalize, dtype: np.dtype) -
     model ``evaluate`` sees, bit for bit."""
     dtype = np.dtype(dtype)
     p = np.asarray(pixels, dtype=dtype)
-    if p.ndim != 3 or p.shape[1:] != (SIDE, SIDE):
+    if p.ndim != 3 or p.shape[1] != p.shape[2]:     # (B, S, S): S = SIDE for MNIST
         raise ValueError(f"expected pixels of shape (B, {SIDE}, {SIDE}), got {p.shape}")
     scale = dtype.type(1.0 / (255.0 * normalize.std))
     x = (p * dtype.type(255)) * scale - dtype.type(normalize.mean / normalize.std)
-    return x.reshape(len(p), -1) if normalize.flatten else x.reshape(len(p), 1, SIDE, SIDE)
+    return x.reshape(len(p), -1) if normalize.flatten else x[:, None]
 
 
 def log_softmax_gradient(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -84,7 +84,7 @@ def input_gradient(model: Module, normalize: Normalize, pixels: np.ndarray,
     grad_logits = log_softmax_gradient(logits, targets)
     grad_x = model.backward(grad_logits.astype(dtype, copy=False))   # d log p / dx
     model.zero_grad()
-    grad_p = grad_x.reshape(len(x), SIDE, SIDE) / dtype.type(normalize.std)
+    grad_p = grad_x.reshape(np.shape(pixels)) / dtype.type(normalize.std)
     return grad_p, logits
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import nn
 from ..nn.architecture import position
+from ..nn.layer_record import ShapeMismatch
 from ..nn.module import Module
 from .onnx_graph import ExportError, GraphBuilder, Value, shape_text
 
@@ -49,7 +50,9 @@ def register(*classes: type) -> Callable[[Converter], Converter]:
 
 def convert(layer: Module, g: GraphBuilder, x: Value, path: str = "") -> Value:
     """Add ``layer`` (at position ``path``) to ``g`` reading ``x``; returns its output.
-    ExportError naming the layer when no converter takes its class."""
+    ExportError naming the layer when no converter takes its class, when the layer's own
+    record (``infer_shape``, the one shape inference barenet has) refuses ``x``, or when the
+    converter's output disagrees with that record."""
     fn = CONVERTERS.get(type(layer))
     if fn is None:
         cls = type(layer)
@@ -59,7 +62,24 @@ def convert(layer: Module, g: GraphBuilder, x: Value, path: str = "") -> Value:
         raise ExportError(f"{position(path)} ({what}) cannot be exported to ONNX: no converter "
                           f"for it (exportable layers: {known}; add one with "
                           f"barenet.export.register)")
-    return fn(layer, g, x, path)
+    if isinstance(layer, nn.Sequential):
+        return fn(layer, g, x, path)
+    expected = record_shape(layer, x, path)
+    y = fn(layer, g, x, path)
+    if tuple(y.shape) != expected:
+        raise ExportError(f"{position(path)} ({type(layer).__name__}): the converter gives "
+                          f"{shape_text(y.shape)}, the layer says {shape_text(expected)}")
+    return y
+
+
+def record_shape(layer: Module, x: Value, path: str) -> tuple[int, ...]:
+    """The per-sample output the layer's record gives for ``x``; ExportError in the words of
+    ``architecture_shapes`` (what the layer expects, what it gets) when it refuses ``x``."""
+    try:
+        return tuple(type(layer).infer_shape(layer.get_config(), tuple(x.shape)))
+    except ShapeMismatch as exc:
+        raise ExportError(f"{position(path)} ({type(layer).__name__}) expects input {exc}, "
+                          f"gets {shape_text(x.shape)}") from None
 
 
 def _name(path: str, key: str) -> str:
@@ -92,22 +112,15 @@ def sequential(layer: nn.Sequential, g: GraphBuilder, x: Value, path: str) -> Va
 @register(nn.Linear)
 def linear(layer: nn.Linear, g: GraphBuilder, x: Value, path: str) -> Value:
     """(N, in) -> (N, out): Gemm(x, W, b, transB=1) = x W^T + b, W stored (out, in)."""
-    _expect(x.shape == (layer.in_features,), layer, path, f"(N, {layer.in_features})", x)
     inputs = [x.name, g.const(_name(path, "weight"), layer.weight.data)]
     if layer.bias is not None:
         inputs.append(g.const(_name(path, "bias"), layer.bias.data))
     return Value(g.node("Gemm", inputs, path, transB=1), (layer.out_features,))
 
 
-def _windows(layer: Module, x: Value, path: str, channels: int | None) -> tuple[int, int]:
-    """(Ho, Wo) of a conv or pooling layer on ``x`` (C, H, W), floor mode; checks the input."""
-    c = "C" if channels is None else channels
-    _expect(len(x.shape) == 3 and channels in (None, x.shape[0]), layer, path,
-            f"(N, {c}, H, W)", x)
-    out = tuple((size + 2 * p - k) // s + 1 for size, k, s, p in
-                zip(x.shape[1:], layer.kernel_size, layer.stride, layer.padding))
-    _expect(min(out) >= 1, layer, path, f"(N, {c}, H, W) with H, W >= {layer.kernel_size}", x)
-    return out
+def _windows(layer: Module, x: Value, path: str) -> tuple[int, int]:
+    """(Ho, Wo) of a conv or pooling layer on ``x`` (C, H, W): its record's answer."""
+    return record_shape(layer, x, path)[1:]
 
 
 def _window_attrs(layer: Module) -> dict[str, list[int]]:
@@ -119,7 +132,7 @@ def _window_attrs(layer: Module) -> dict[str, list[int]]:
 @register(nn.Conv2d)
 def conv2d(layer: nn.Conv2d, g: GraphBuilder, x: Value, path: str) -> Value:
     """(N, C_in, H, W) -> (N, C_out, Ho, Wo): Conv with zero padding, no dilation, 1 group."""
-    ho, wo = _windows(layer, x, path, layer.in_channels)
+    ho, wo = _windows(layer, x, path)
     inputs = [x.name, g.const(_name(path, "weight"), layer.weight.data)]
     if layer.bias is not None:
         inputs.append(g.const(_name(path, "bias"), layer.bias.data))
@@ -130,14 +143,14 @@ def conv2d(layer: nn.Conv2d, g: GraphBuilder, x: Value, path: str) -> Value:
 @register(nn.MaxPool2d)
 def max_pool2d(layer: nn.MaxPool2d, g: GraphBuilder, x: Value, path: str) -> Value:
     """MaxPool, floor mode; ONNX pads never win a max, as barenet's -inf padding."""
-    ho, wo = _windows(layer, x, path, None)
+    ho, wo = _windows(layer, x, path)
     return Value(g.node("MaxPool", [x.name], path, **_window_attrs(layer)), (x.shape[0], ho, wo))
 
 
 @register(nn.AvgPool2d)
 def avg_pool2d(layer: nn.AvgPool2d, g: GraphBuilder, x: Value, path: str) -> Value:
     """AveragePool, floor mode, zero padding counted in each mean (count_include_pad=1)."""
-    ho, wo = _windows(layer, x, path, None)
+    ho, wo = _windows(layer, x, path)
     out = g.node("AveragePool", [x.name], path, count_include_pad=1, **_window_attrs(layer))
     return Value(out, (x.shape[0], ho, wo))
 
@@ -146,11 +159,6 @@ def avg_pool2d(layer: nn.AvgPool2d, g: GraphBuilder, x: Value, path: str) -> Val
 def batch_norm(layer: Module, g: GraphBuilder, x: Value, path: str) -> Value:
     """(x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), in evaluation mode."""
     c = layer.num_features
-    if isinstance(layer, nn.BatchNorm2d):
-        _expect(len(x.shape) == 3 and x.shape[0] == c, layer, path, f"(N, {c}, H, W)", x)
-    else:
-        _expect(len(x.shape) in (1, 2) and x.shape[0] == c, layer, path,
-                f"(N, {c}) or (N, {c}, L)", x)
     weight = layer.weight.data if layer.affine else np.ones(c, np.float32)
     bias = layer.bias.data if layer.affine else np.zeros(c, np.float32)
     if not layer.track_running_stats:
@@ -188,9 +196,6 @@ def flatten(layer: nn.Flatten, g: GraphBuilder, x: Value, path: str) -> Value:
     0 (copy N) first. Merging the batch dimension is refused (N stays dynamic and first)."""
     start = _axis(layer.start_dim, x, layer, path, "start_dim")
     end = _axis(layer.end_dim, x, layer, path, "end_dim")
-    _expect(start <= end, layer, path, f"start_dim {layer.start_dim} <= end_dim "
-            f"{layer.end_dim}", x)
-    _expect(start >= 1, layer, path, "start_dim >= 1 (the batch dimension stays first)", x)
     full = (0, *x.shape)
     shape = full[1:start] + (math.prod(full[start:end + 1]),) + full[end + 1:]
     if start == 1 and end == len(x.shape):
@@ -250,8 +255,6 @@ def layer_norm(layer: nn.LayerNorm, g: GraphBuilder, x: Value, path: str) -> Val
     """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape)
     dimensions of each sample: LayerNormalization from opset 17, else ReduceMean and friends."""
     shape, k = layer.normalized_shape, len(layer.normalized_shape)
-    _expect(len(x.shape) >= k and x.shape[len(x.shape) - k:] == shape, layer, path,
-            "(N, *, " + ", ".join(map(str, shape)) + ")", x)
     weight = layer.weight.data if layer.weight is not None else np.ones(shape, np.float32)
     bias = layer.bias.data if layer.bias is not None else None
     if g.opset >= 17:

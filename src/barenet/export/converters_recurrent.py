@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import nn
 from ..nn.recurrent_base import RNNBase
-from .converters import _expect, _name, register
+from .converters import _name, register
 from .onnx_graph import GraphBuilder, Value
 
 #: per layer class: the ONNX operator and PyTorch's gate blocks in ONNX's order
@@ -54,8 +54,6 @@ def _weights(layer: RNNBase, k: int, order: list[int]) -> tuple[np.ndarray, ...]
 def recurrent(layer: RNNBase, g: GraphBuilder, x: Value, path: str) -> Value:
     """(N, T, input_size) -> (N, T, D * hidden_size): one ONNX RNN / LSTM / GRU node per
     stacked layer, between two Transposes (time first inside)."""
-    _expect(len(x.shape) == 2 and x.shape[1] == layer.input_size, layer, path,
-            f"(N, T, {layer.input_size})", x)
     op, order = _GATES[type(layer)]
     steps, h, d = x.shape[0], layer.hidden_size, layer.directions
     attrs = {"hidden_size": h, "direction": "bidirectional" if d == 2 else "forward"}

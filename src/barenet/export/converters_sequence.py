@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import nn
 from ..nn.architecture import position
-from .converters import _expect, _name, convert, register
+from .converters import _name, convert, register
 from .onnx_graph import ExportError, GraphBuilder, Value, shape_text
 
 
@@ -42,7 +42,6 @@ def multihead_attention(layer: nn.MultiheadAttention, g: GraphBuilder, x: Value,
                         path: str) -> Value:
     """(N, T, E) -> (N, T, E): softmax(Q K^T / sqrt(d)) V per head, then out_proj."""
     e, h, d = layer.embed_dim, layer.num_heads, layer.head_dim
-    _expect(len(x.shape) == 2 and x.shape[1] == e, layer, path, f"(N, T, {e})", x)
     steps = x.shape[0]
     inputs = [_rows(g, x, path).name, g.const(_name(path, "in_proj_weight"),
                                               layer.in_proj_weight.data)]
@@ -76,7 +75,6 @@ def encoder_layer(layer: nn.TransformerEncoderLayer, g: GraphBuilder, x: Value,
     """(N, T, d_model) -> (N, T, d_model). Pre-norm: x + attn(norm1 x), then + ff(norm2 x);
     post-norm: norm1(x + attn x), then norm2(x + ff x); ff = linear2(act(linear1 x))."""
     e = layer.d_model
-    _expect(len(x.shape) == 2 and x.shape[1] == e, layer, path, f"(N, T, {e})", x)
 
     def sub(name: str, v: Value) -> Value:
         return convert(getattr(layer, name), g, v, _name(path, name))
@@ -100,7 +98,6 @@ def patch_embedding(layer: nn.PatchEmbedding, g: GraphBuilder, x: Value, path: s
     """(N, C, H, W) -> (N, 1 + P, E): Conv (kernel = stride = patch) gives each patch's E
     features; the class token (Expand to N) goes first, then the positions are added."""
     c, s, p, e = layer.in_channels, layer.image_size, layer.patch_size, layer.embed_dim
-    _expect(x.shape == (c, s, s), layer, path, f"(N, {c}, {s}, {s})", x)
     patches = layer.num_patches
     conv = g.node("Conv", [x.name, g.const(_name(path, "weight"), layer.weight.data),
                            g.const(_name(path, "bias"), layer.bias.data)], path,
@@ -123,10 +120,7 @@ def patch_embedding(layer: nn.PatchEmbedding, g: GraphBuilder, x: Value, path: s
 @register(nn.SelectStep)
 def select_step(layer: nn.SelectStep, g: GraphBuilder, x: Value, path: str) -> Value:
     """(N, T, F) -> (N, F): Gather of step ``index`` (counted from the end when negative)."""
-    _expect(len(x.shape) == 2, layer, path, "(N, T, F)", x)
     steps = x.shape[0]
-    _expect(-steps <= layer.index < steps, layer, path,
-            f"(N, T, F) with T > {layer.index if layer.index >= 0 else -layer.index - 1}", x)
     index = g.const(_name(path, "index"), layer.index % steps, np.int64)   # a scalar
     return Value(g.node("Gather", [x.name, index], path, axis=1), x.shape[1:])
 
@@ -134,7 +128,6 @@ def select_step(layer: nn.SelectStep, g: GraphBuilder, x: Value, path: str) -> V
 @register(nn.MeanOverTime)
 def mean_over_time(layer: nn.MeanOverTime, g: GraphBuilder, x: Value, path: str) -> Value:
     """(N, T, F) -> (N, F): ReduceMean over axis 1, without keeping it."""
-    _expect(len(x.shape) == 2, layer, path, "(N, T, F)", x)
     return Value(g.reduce_mean(x.name, [1], path, keepdims=False), x.shape[1:])
 
 

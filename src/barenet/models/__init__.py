@@ -20,6 +20,7 @@ from ..errors import ConfigError, brief
 from ..nn.architecture import ArchitectureError, build, count_numbers, validate
 from ..nn.init import as_generator
 from ..nn.module import Module
+from .checks import DATA_KEYS, image_size
 from .mlp import MLP_MODELS
 
 try:
@@ -30,9 +31,11 @@ except ModuleNotFoundError as exc:  # pragma: no cover - only while cnn.py is ab
     CNN_MODELS = {}
 from .recurrent import RECURRENT_MODELS
 from .vit import VIT_MODELS
+from . import described
 
 INPUT_KINDS = ("flat", "image")
-#: The input of each kind, per sample: 784 pixels, or a one-channel 28x28 image.
+#: The input of each kind for MNIST, per sample: 784 pixels, or a one-channel 28x28 image
+#: (``input_shape(spec)`` gives a spec's own, for its ``image_size``).
 INPUT_SHAPES: dict[str, tuple[int, ...]] = {"flat": (784,), "image": (1, 28, 28)}
 
 
@@ -74,10 +77,12 @@ def _entry(name: str, raw: Any) -> ModelEntry:
 
 
 REGISTRY: dict[str, ModelEntry] = {
-    name: _entry(name, raw) for table in (MLP_MODELS, CNN_MODELS, RECURRENT_MODELS, VIT_MODELS)
+    name: _entry(name, raw) for table in (MLP_MODELS, CNN_MODELS, RECURRENT_MODELS, VIT_MODELS,
+                                          described.DESCRIBED_MODELS)
     for name, raw in table.items()
 }
-MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
+#: The presets (``--model NAME``, ``barenet models``): every entry but a described model.
+MODEL_NAMES: tuple[str, ...] = tuple(n for n in REGISTRY if n != described.NAME)
 
 
 def get_entry(name: Any) -> ModelEntry:
@@ -104,11 +109,12 @@ def default_spec(name: str) -> dict[str, Any]:
 
 def resolve_spec(spec: dict | str) -> dict[str, Any]:
     """``spec`` with every missing setting filled from the defaults; ConfigError on an unknown
-    model or setting."""
+    model or setting. The data keys (``checks.DATA_KEYS``: ``num_classes``, ``image_size``)
+    are kept only when given; absent, the preset fits MNIST."""
     name = _name_of(spec)
     full = default_spec(name)
     given = {} if isinstance(spec, str) else spec
-    unknown = sorted(set(given) - set(full))
+    unknown = sorted(set(given) - set(full) - set(DATA_KEYS))
     if unknown:
         known = ", ".join(k for k in full if k != "name") or "none"
         raise ConfigError(f"model {name!r} has no setting {', '.join(map(repr, unknown))} "
@@ -144,13 +150,19 @@ def architecture_of(spec: dict | str) -> dict[str, Any]:
 
 
 def model_input(spec: dict | str) -> str:
-    """"flat" if the model takes (N, 784) vectors, "image" if it takes (N, 1, 28, 28)."""
+    """"flat" if the model takes (N, S*S) vectors, "image" if it takes (N, 1, S, S)."""
+    if _name_of(spec) == described.NAME and isinstance(spec, dict):
+        return described.input_kind(spec)
     return get_entry(_name_of(spec)).input
 
 
 def input_shape(spec: dict | str) -> tuple[int, ...]:
-    """The input the model takes, per sample: (784,) or (1, 28, 28)."""
-    return INPUT_SHAPES[model_input(spec)]
+    """The input the model takes, per sample: (S*S,) or (1, S, S) with S the spec's
+    ``image_size`` ((784,) or (1, 28, 28) for MNIST)."""
+    if _name_of(spec) == described.NAME and isinstance(spec, dict):
+        return described.input_shape(spec)
+    side = image_size(spec) if isinstance(spec, dict) else DATA_KEYS["image_size"]
+    return (side * side,) if model_input(spec) == "flat" else (1, side, side)
 
 
 def count_parameters(model: Module) -> int:
@@ -162,7 +174,8 @@ def describe_models() -> list[dict[str, Any]]:
     """One dict per registered model: name, params (count with default settings), input,
     description, spec (the default spec)."""
     rows = []
-    for name, entry in REGISTRY.items():
+    for name in MODEL_NAMES:
+        entry = REGISTRY[name]
         spec = default_spec(name)
         params = count_numbers(architecture_of(spec))[0] if entry.architecture else \
             count_parameters(build_model(spec, rng=0))

@@ -38,3 +38,23 @@ def choice(value: Any, what: str, options: tuple[str, ...]) -> str:
         raise ConfigError(f"{what} must be one of {', '.join(map(repr, options))}, got "
                           f"{value!r}")
     return value
+
+
+#: Spec keys that describe the data a preset is fitted to rather than a setting of its own,
+#: with their values when absent (MNIST: 10 classes of 28x28 images). A run trained on another
+#: dataset stores them in its spec (``train/config.py`` adds them from the dataset's facts).
+DATA_KEYS: dict[str, int] = {"num_classes": 10, "image_size": 28}
+#: Bounds of the data keys (as ``data/facts.py``'s MAX_CLASSES and MAX_SIDE).
+DATA_LIMITS: dict[str, tuple[int, int]] = {"num_classes": (2, 1000), "image_size": (1, 512)}
+
+
+def num_classes(spec: dict) -> int:
+    """The number of classes (outputs) of a spec: ``spec["num_classes"]``, default 10."""
+    low, high = DATA_LIMITS["num_classes"]
+    return integer(spec.get("num_classes", DATA_KEYS["num_classes"]), "num_classes", low, high)
+
+
+def image_size(spec: dict) -> int:
+    """The side S of the square (S, S) images a spec takes: ``spec["image_size"]``, default 28."""
+    low, high = DATA_LIMITS["image_size"]
+    return integer(spec.get("image_size", DATA_KEYS["image_size"]), "image_size", low, high)

@@ -19,10 +19,10 @@ import numpy as np
 from .. import nn
 from ..errors import ConfigError
 from ..nn.architecture import build, layer, sequential
-from .checks import probability
+from .checks import image_size, num_classes, probability
 
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
+IMAGE_SIZE = 28     # MNIST's; a spec's own is image_size(spec)
+NUM_CLASSES = 10    # MNIST's; a spec's own is num_classes(spec)
 MAX_WIDTH = 4096
 
 
@@ -55,10 +55,10 @@ def _pool_relu() -> list[dict[str, Any]]:
     return [layer("MaxPool2d", kernel_size=2), layer("ReLU")]
 
 
-def _head(features: int, hidden: list[int], p: float,
-          batchnorm: bool = False) -> list[dict[str, Any]]:
+def _head(features: int, hidden: list[int], p: float, batchnorm: bool = False,
+          classes: int = NUM_CLASSES) -> list[dict[str, Any]]:
     """Flatten -> [Dropout] -> (Linear -> [BatchNorm1d] -> ReLU -> [Dropout]) per width ->
-    Linear(last, 10)."""
+    Linear(last, classes)."""
     layers: list[dict[str, Any]] = [layer("Flatten"), *_dropout(p)]
     for width in hidden:
         layers.append(_linear(features, width, bias=not batchnorm))
@@ -66,14 +66,15 @@ def _head(features: int, hidden: list[int], p: float,
             layers.append(layer("BatchNorm1d", num_features=width))
         layers += [layer("ReLU"), *_dropout(p)]
         features = width
-    layers.append(_linear(features, NUM_CLASSES))
+    layers.append(_linear(features, classes))
     return layers
 
 
 def _check_size(size: int, name: str, spec: dict) -> None:
     if size < 1:
-        raise ConfigError(f"{name}: {len(spec['channels'])} blocks shrink a 28x28 image to "
-                          f"nothing; use fewer channels entries, got {spec['channels']!r}")
+        side = image_size(spec)
+        raise ConfigError(f"{name}: {len(spec['channels'])} blocks shrink a {side}x{side} image "
+                          f"to nothing; use fewer channels entries, got {spec['channels']!r}")
 
 
 def lenet5_architecture(spec: dict) -> dict[str, Any]:
@@ -81,12 +82,17 @@ def lenet5_architecture(spec: dict) -> dict[str, Any]:
 
     Conv(1, 6, 5, padding=2) -> MaxPool 2 -> ReLU -> Conv(6, 16, 5) -> MaxPool 2 -> ReLU ->
     Flatten (16*5*5) -> Linear 120 -> ReLU -> Linear 84 -> ReLU -> Linear 10.
-    Input (N, 1, 28, 28) float32, output logits (N, 10).
+    Input (N, 1, 28, 28) float32, output logits (N, 10); for (N, 1, S, S) images the
+    features are 16*s*s with s = (S//2 - 4)//2, and ``num_classes`` K gives (N, K).
     """
     c1, c2 = _pair_of_channels(spec["channels"], "lenet5: channels")
     hidden = _ints(spec["hidden"], "lenet5: hidden", allow_empty=True)
+    size = (image_size(spec) // 2 - 4) // 2      # 28 -> 28 -> 14 -> 10 -> 5
+    if size < 1:
+        raise ConfigError(f"lenet5: needs images of at least 10x10, got {image_size(spec)}")
     layers = [_conv(1, c1, 5, padding=2), *_pool_relu(), _conv(c1, c2, 5), *_pool_relu()]
-    return sequential(*layers, *_head(c2 * 5 * 5, hidden, 0.0))
+    return sequential(*layers, *_head(c2 * size * size, hidden, 0.0,
+                                      classes=num_classes(spec)))
 
 
 def _pair_of_channels(value: Any, what: str) -> tuple[int, int]:
@@ -107,13 +113,13 @@ def cnn_architecture(spec: dict) -> dict[str, Any]:
     hidden = _ints(spec["hidden"], "cnn: hidden", allow_empty=True)
     p = probability(spec["dropout"], "cnn: dropout")
     layers: list[dict[str, Any]] = []
-    prev, size = 1, IMAGE_SIZE
+    prev, size = 1, image_size(spec)
     for c in channels:
         size = (size - 2) // 2
         _check_size(size, "cnn", spec)
         layers += [_conv(prev, c, 3), *_pool_relu()]
         prev = c
-    return sequential(*layers, *_head(prev * size * size, hidden, p))
+    return sequential(*layers, *_head(prev * size * size, hidden, p, classes=num_classes(spec)))
 
 
 def cnn_large_architecture(spec: dict) -> dict[str, Any]:
@@ -129,14 +135,15 @@ def cnn_large_architecture(spec: dict) -> dict[str, Any]:
     hidden = _ints(spec["hidden"], "cnn-large: hidden", allow_empty=True)
     p = probability(spec["dropout"], "cnn-large: dropout")
     layers: list[dict[str, Any]] = []
-    prev, size = 1, IMAGE_SIZE
+    prev, size = 1, image_size(spec)
     for c in channels:
         size //= 2
         _check_size(size, "cnn-large", spec)
         layers += [_conv(prev, c, 3, padding=1, bias=False), _bn2d(c), layer("ReLU"),
                    _conv(c, c, 3, padding=1, bias=False), _bn2d(c), *_pool_relu()]
         prev = c
-    return sequential(*layers, *_head(prev * size * size, hidden, p, batchnorm=True))
+    return sequential(*layers, *_head(prev * size * size, hidden, p, batchnorm=True,
+                                      classes=num_classes(spec)))
 
 
 def _bn2d(c: int) -> dict[str, Any]:

@@ -14,10 +14,10 @@ import numpy as np
 from .. import nn
 from ..errors import ConfigError
 from ..nn.architecture import build, layer, sequential
-from .checks import probability
+from .checks import image_size, num_classes, probability
 
-IN_FEATURES = 28 * 28
-NUM_CLASSES = 10
+IN_FEATURES = 28 * 28     # MNIST's; a spec's own is image_size(spec) ** 2
+NUM_CLASSES = 10          # MNIST's; a spec's own is num_classes(spec)
 MAX_WIDTH = 65536
 
 
@@ -41,15 +41,16 @@ def mlp_architecture(spec: dict) -> dict[str, Any]:
     """The classic network: Linear(784, hidden) -> ReLU -> Linear(hidden, 10).
 
     Input (N, 784) float32, output logits (N, 10). ``spec["hidden"]``: an int (one hidden
-    layer, 200 by default) or a list of widths (one Linear + ReLU per width).
+    layer, 200 by default) or a list of widths (one Linear + ReLU per width). For another
+    dataset, (N, S*S) in and (N, K) out with ``image_size`` S and ``num_classes`` K.
     """
     widths = _widths(spec["hidden"], "mlp: hidden")
     layers: list[dict[str, Any]] = []
-    fan_in = IN_FEATURES
+    fan_in = image_size(spec) ** 2
     for w in widths:
         layers += [_linear(fan_in, w), layer("ReLU")]
         fan_in = w
-    return sequential(*layers, _linear(fan_in, NUM_CLASSES))
+    return sequential(*layers, _linear(fan_in, num_classes(spec)))
 
 
 def mlp_deep_architecture(spec: dict) -> dict[str, Any]:
@@ -57,16 +58,17 @@ def mlp_deep_architecture(spec: dict) -> dict[str, Any]:
 
     Input (N, 784) float32, output logits (N, 10). ``spec["hidden"]`` lists the widths
     (default [512, 256]); ``spec["dropout"]`` is the drop probability (default 0.2).
+    ``image_size``/``num_classes`` as in ``mlp_architecture``.
     """
     widths = _widths(spec["hidden"], "mlp-deep: hidden")
     p = probability(spec["dropout"], "mlp-deep: dropout")
     layers: list[dict[str, Any]] = []
-    fan_in = IN_FEATURES
+    fan_in = image_size(spec) ** 2
     for w in widths:
         layers += [_linear(fan_in, w), layer("BatchNorm1d", num_features=w), layer("ReLU"),
                    layer("Dropout", p=p)]
         fan_in = w
-    return sequential(*layers, _linear(fan_in, NUM_CLASSES))
+    return sequential(*layers, _linear(fan_in, num_classes(spec)))
 
 
 def _linear(fan_in: int, fan_out: int) -> dict[str, Any]:

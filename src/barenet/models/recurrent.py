@@ -20,10 +20,10 @@ import numpy as np
 
 from .. import nn
 from ..nn.architecture import build, layer, sequential
-from .checks import flag, integer, probability
+from .checks import flag, image_size, integer, num_classes, probability
 
-ROWS = COLUMNS = 28
-NUM_CLASSES = 10
+ROWS = COLUMNS = 28     # MNIST's; a spec's own is image_size(spec)
+NUM_CLASSES = 10        # MNIST's; a spec's own is num_classes(spec)
 MAX_HIDDEN = 4096
 MAX_LAYERS = 8
 
@@ -32,7 +32,8 @@ def recurrent_architecture(kind: str) -> Callable[[dict], dict[str, Any]]:
     """The architecture function of the ``kind`` ("RNN", "LSTM" or "GRU") preset.
 
     Spec: ``hidden`` (units per direction), ``layers`` (stacked), ``bidirectional``,
-    ``dropout`` (between stacked layers). Input (N, 1, 28, 28) float32, output logits (N, 10).
+    ``dropout`` (between stacked layers). Input (N, 1, 28, 28) float32, output logits (N, 10);
+    for (N, 1, S, S) images S steps of S features, and (N, K) for ``num_classes`` K.
     """
     name = kind.lower()
 
@@ -43,10 +44,10 @@ def recurrent_architecture(kind: str) -> Callable[[dict], dict[str, Any]]:
         p = probability(spec["dropout"], f"{name}: dropout")
         return sequential(
             layer("Flatten", start_dim=1, end_dim=2),          # (N, 1, 28, 28) -> (N, 28, 28)
-            layer(kind, input_size=COLUMNS, hidden_size=hidden, num_layers=layers,
+            layer(kind, input_size=image_size(spec), hidden_size=hidden, num_layers=layers,
                   dropout=p, bidirectional=both),              # -> (N, 28, D * hidden)
             layer("SelectStep", index=-1),                      # -> (N, D * hidden)
-            layer("Linear", in_features=(1 + both) * hidden, out_features=NUM_CLASSES))
+            layer("Linear", in_features=(1 + both) * hidden, out_features=num_classes(spec)))
 
     return architecture
 

@@ -17,20 +17,23 @@ import numpy as np
 from .. import nn
 from ..errors import ConfigError
 from ..nn.architecture import build, layer, sequential
-from .checks import choice, integer, probability
+from .checks import choice, image_size, integer, num_classes, probability
 
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
+IMAGE_SIZE = 28     # MNIST's; a spec's own is image_size(spec)
+NUM_CLASSES = 10    # MNIST's; a spec's own is num_classes(spec)
 MAX_DIM = 1024
 
 
 def vit_architecture(spec: dict) -> dict[str, Any]:
     """The ViT a spec describes: ``patch`` (side of a square patch, dividing 28), ``dim``
     (features per token), ``heads`` (dividing dim), ``depth`` (encoder layers), ``mlp``
-    (hidden width of each layer's MLP), ``dropout``, ``activation`` ("gelu" or "relu")."""
-    patch = integer(spec["patch"], "vit: patch", 1, IMAGE_SIZE)
-    if IMAGE_SIZE % patch:
-        raise ConfigError(f"vit: patch must divide {IMAGE_SIZE} (1, 2, 4, 7, 14 or 28), "
+    (hidden width of each layer's MLP), ``dropout``, ``activation`` ("gelu" or "relu").
+    ``image_size`` S (default 28) and ``num_classes`` K (default 10): (N, 1, S, S) -> (N, K)."""
+    side = image_size(spec)
+    patch = integer(spec["patch"], "vit: patch", 1, side)
+    if side % patch:
+        divisors = ", ".join(str(d) for d in range(1, side + 1) if side % d == 0)
+        raise ConfigError(f"vit: patch must divide {side}, the image side ({divisors}), "
                           f"got {patch}")
     dim = integer(spec["dim"], "vit: dim", 1, MAX_DIM)
     heads = integer(spec["heads"], "vit: heads", 1, dim)
@@ -44,12 +47,12 @@ def vit_architecture(spec: dict) -> dict[str, Any]:
                     dropout=p, activation=activation, norm_first=True)
               for _ in range(depth)]
     return sequential(
-        layer("PatchEmbedding", image_size=IMAGE_SIZE, patch_size=patch, in_channels=1,
+        layer("PatchEmbedding", image_size=side, patch_size=patch, in_channels=1,
               embed_dim=dim),                                   # (N, 1 + P, dim)
         *blocks,
         layer("LayerNorm", normalized_shape=dim),
         layer("SelectStep", index=0),                           # the class token (N, dim)
-        layer("Linear", in_features=dim, out_features=NUM_CLASSES))
+        layer("Linear", in_features=dim, out_features=num_classes(spec)))
 
 
 def build_vit(spec: dict, rng: np.random.Generator) -> nn.Module:

@@ -10,15 +10,41 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module
+from .registry import register_layer
 from .special import normal_cdf, normal_pdf
 
 
+@register_layer
 class ReLU(Module):
     """max(x, 0), element-wise. Shapes: any (N, *) -> same.
 
     Backward: g * (x > 0), with the mask cached in forward (gradient 0 at x = 0, as PyTorch).
     """
+
+    LAYOUT_AWARE = True          # element-wise
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (3, 5))
+
+    ARGS = {}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps a one-byte mask of x > 0."""
+        x = y = FLOAT * values(shape)
+        n = values(shape)
+        return LayerMemory(cache=n, moment=n + 2 * y)
 
     def __init__(self) -> None:
         super().__init__()
@@ -35,8 +61,31 @@ class ReLU(Module):
         return grad_out * self._mask
 
 
+@register_layer
 class LeakyReLU(Module):
     """x if x > 0 else negative_slope * x, element-wise. Shapes: any (N, *) -> same."""
+
+    LAYOUT_AWARE = True          # element-wise
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"negative_slope": 0.1}, (3, 5))
+
+    ARGS = {"negative_slope": Arg("float", 0.01)}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps a one-byte mask of x > 0; a slope-scaled copy of x for a moment."""
+        x = y = FLOAT * values(shape)
+        n = values(shape)
+        return LayerMemory(cache=n, moment=n + 2 * y + x)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -58,8 +107,31 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+@register_layer
 class Sigmoid(Module):
     """1 / (1 + exp(-x)), element-wise and overflow-free. Backward: g * s * (1 - s)."""
+
+    LAYOUT_AWARE = True          # element-wise
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (3, 5))
+
+    ARGS = {}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps its output y (the derivative is y(1-y)); backward holds the upstream gradient,
+        1 - y and y(1 - y) beside it: two arrays more than the kept y (``moment`` + ``cache``)."""
+        y = FLOAT * values(shape)
+        return LayerMemory(cache=y, moment=2 * y)
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,8 +149,31 @@ class Sigmoid(Module):
         return grad_out * (s * (1 - s))
 
 
+@register_layer
 class Tanh(Module):
     """tanh(x), element-wise. Backward: g * (1 - tanh(x)^2)."""
+
+    LAYOUT_AWARE = True          # element-wise
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (3, 5))
+
+    ARGS = {}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps its output y (the derivative is 1-y^2); backward holds the upstream gradient,
+        y^2 and 1 - y^2 beside it: two arrays more than the kept y (``moment`` + ``cache``)."""
+        y = FLOAT * values(shape)
+        return LayerMemory(cache=y, moment=2 * y)
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,6 +191,7 @@ class Tanh(Module):
         return grad_out * (1 - t * t)
 
 
+@register_layer
 class GELU(Module):
     """Gaussian error linear unit, element-wise: x * Phi(x), Phi the standard normal CDF.
 
@@ -104,6 +200,28 @@ class GELU(Module):
     Backward: exact, g * (Phi(x) + x phi(x)); tanh, g * (0.5 (1 + t) + 0.5 x (1 - t^2) du/dx)
     with t = tanh(u) and du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     """
+
+    LAYOUT_AWARE = True          # element-wise
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (3, 5))
+
+    ARGS = {"approximate": Arg("approximate", "none")}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps x and Phi(x) (or tanh(u)); backward makes phi(x) (or du) through several
+        input-sized temporaries beside the upstream gradient and the result."""
+        x = FLOAT * values(shape)
+        return LayerMemory(cache=2 * x, moment=6 * x)
 
     _C = np.sqrt(2 / np.pi)
 
@@ -139,12 +257,36 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
+@register_layer
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim``, stable for any finite logits. Shapes: any -> same.
 
     Backward is the full Jacobian-vector product without forming the Jacobian:
     dL/dx = s * (g - sum(g * s, dim)), for s = softmax(x) and upstream g.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"dim": -1}, (3, 5))
+
+    ARGS = {"dim": Arg("dim", -1)}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        nd = len(shape) + 1
+        if not 0 <= (c["dim"] + nd if c["dim"] < 0 else c["dim"]) < nd:
+            raise ShapeMismatch(f"with a dimension {c['dim']}")
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps its output y; backward holds the upstream gradient, g * y and the result
+        beside it: two arrays more than the kept y (``moment`` + ``cache``)."""
+        y = FLOAT * values(out)
+        return LayerMemory(cache=y, moment=2 * y)
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()

@@ -1,7 +1,7 @@
-"""A model as data: a Sequential of built-in layers described as JSON, and built back from it.
+"""A model as data: a Sequential of registered layers described as JSON, and built back from it.
 
-``describe(model)`` gives, for each layer, its type and constructor arguments, read from its
-public attributes::
+``describe(model)`` gives, for each layer, the name it is registered under and its
+configuration (``get_config()``, its constructor arguments)::
 
     {"type": "Sequential", "layers": [
         {"type": "Conv2d", "args": {"in_channels": 1, "out_channels": 8, "kernel_size": [3, 3],
@@ -9,23 +9,25 @@ public attributes::
         {"type": "ReLU", "args": {}}, ...]}
 
 ``build(desc, rng)`` makes the model again with fresh weights (load a state_dict after it). A
-description is untrusted input: ``validate`` checks every type name, argument name, type and
-range, the nesting depth and the number of layers, and counts the parameters and buffers from
-the description alone, before anything is allocated (``architecture_shapes.py`` follows a
-sample's shape through it; ``architecture_layers.py`` holds the table of layers, their
-arguments and how each is checked). Every problem is an ``ArchitectureError``: one line
-naming the layer by its position (``layer 2.1``, as in state_dict keys).
+description is untrusted input: ``validate`` checks every type name against the registry
+(``registry.py``: built-in layers and the ones you registered), every argument with the layer's
+own ``check_config``, the nesting depth and the number of layers, and counts the parameters and
+buffers from the description alone, before anything is allocated (``architecture_shapes.py``
+follows a sample's shape through it, asking each layer). Every problem is an
+``ArchitectureError``: one line naming the layer by its position (``layer 2.1``, as in
+state_dict keys).
 """
 from __future__ import annotations
 
+import inspect
+import os
 from typing import Any
 
+import numpy as np
+
 from . import init
-from .architecture_layers import (LAYERS, MAX_DIM, MAX_KERNEL, MAX_SIZE, REQUIRED, SEEDED, Arg,
-                                  check, divisibility_problem, layer_numbers, read_arg)
-from .dropout import Dropout
 from .module import Module
-from .pooling import AvgPool2d, MaxPool2d
+from .registry import is_builtin, layer_class, registered, type_name
 from .sequential import Sequential
 
 MAX_NUMBERS = 50_000_000     # parameters + buffers a description may ask for
@@ -37,7 +39,13 @@ class ArchitectureError(ValueError):
     """A model that cannot be described, or a description that cannot be built."""
 
 
-BUILT_IN = ", ".join(["Sequential", *LAYERS])
+MAX_NAMES = 280              # characters of the list of known layers a message quotes
+
+
+def known_layers() -> str:
+    """The layer names a description may use, for messages (cut when many are registered)."""
+    text = ", ".join(["Sequential", *registered()])
+    return text if len(text) <= MAX_NAMES else text[:text.rindex(", ", 0, MAX_NAMES)] + ", ..."
 
 
 def _short(v: Any) -> str:
@@ -68,29 +76,27 @@ def _describe(module: Module, path: str, depth: int) -> dict[str, Any]:
         return {"type": "Sequential", "layers": [
             _describe(child, f"{path}.{name}" if path else name, depth + 1)
             for name, child in module._modules.items()]}
-    entry = LAYERS.get(cls.__name__)
-    if entry is None or entry[0] is not cls:
-        base = next((b.__name__ for b in cls.__mro__[1:] if b is Sequential or any(
-            b is e[0] for e in LAYERS.values())), None)
+    kind = type_name(module)
+    if kind is None:
+        base = next((b.__name__ for b in cls.__mro__[1:] if b is Sequential
+                     or layer_class(b.__name__) is b), None)
         what = f"{cls.__name__}, a subclass of {base}" if base else cls.__name__
-        raise ArchitectureError(f"{where} ({what}) is not a built-in barenet layer; save_run "
-                                f"can only describe a Sequential of {BUILT_IN}")
-    args = {}
-    for name, arg in entry[1].items():
-        value = read_arg(module, cls.__name__, name)
-        try:
-            args[name] = check(arg.kind, value)
-        except ValueError as exc:
-            raise ArchitectureError(f"{where} ({cls.__name__}): {name} {exc}, got "
-                                    f"{_short(value)}") from None
-    return {"type": cls.__name__, "args": args}
+        raise ArchitectureError(f"{where} ({what}) is not a registered layer: decorate its class "
+                                f"with @barenet.nn.register_layer (registered: {known_layers()})")
+    try:
+        args = module.get_config()
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise ArchitectureError(f"{where} ({kind}): {exc}") from None
+    return {"type": kind, "args": args}
 
 
-def validate(desc: Any) -> dict[str, Any]:
+def validate(desc: Any, sources: dict[str, str] | None = None) -> dict[str, Any]:
     """A checked, canonical copy of an untrusted description (defaults filled in, pairs as
-    lists). Also refuses more than ``MAX_NUMBERS`` parameters and buffers in all."""
+    lists). Also refuses more than ``MAX_NUMBERS`` parameters and buffers in all.
+    ``sources``: for layers of your own, the file each came from (named when one is not
+    registered)."""
     counter = {"layers": 0}
-    out = _validate(desc, "", 0, counter)
+    out = _validate(desc, "", 0, counter, sources)
     params, buffers = count_numbers(out)
     if params + buffers > MAX_NUMBERS:
         raise ArchitectureError(f"architecture: {params + buffers:,} parameters and buffers, "
@@ -98,7 +104,8 @@ def validate(desc: Any) -> dict[str, Any]:
     return out
 
 
-def _validate(desc: Any, path: str, depth: int, counter: dict[str, int]) -> dict[str, Any]:
+def _validate(desc: Any, path: str, depth: int, counter: dict[str, int],
+              sources: dict[str, str] | None) -> dict[str, Any]:
     where = f"architecture: {position(path)}"
     counter["layers"] += 1
     if counter["layers"] > MAX_LAYERS:
@@ -116,40 +123,25 @@ def _validate(desc: Any, path: str, depth: int, counter: dict[str, int]) -> dict
         if depth >= MAX_DEPTH:
             raise ArchitectureError(f"{where}: Sequentials nested deeper than {MAX_DEPTH}")
         return {"type": "Sequential", "layers": [
-            _validate(d, f"{path}.{i}" if path else str(i), depth + 1, counter)
+            _validate(d, f"{path}.{i}" if path else str(i), depth + 1, counter, sources)
             for i, d in enumerate(layers)]}
-    if not isinstance(kind, str) or kind not in LAYERS:
+    cls = layer_class(kind) if isinstance(kind, str) else None
+    if cls is None:
+        source = (sources or {}).get(kind) if isinstance(kind, str) else None
+        if source:
+            raise ArchitectureError(f"{where}: this run needs layer {_short(kind)[1:-1]} from "
+                                    f"{source}: pass --layers {source}")
         raise ArchitectureError(f"{where}: unknown layer type {_short(kind)}, expected one of "
-                                f"{BUILT_IN}")
+                                f"{known_layers()}, or one of your own (--layers FILE.py)")
     args = desc.get("args", {})
     extra = sorted(map(str, set(desc) - {"type", "args"}))
     if extra or not isinstance(args, dict):
         raise ArchitectureError(f"{where} ({kind}): expected keys 'type' and 'args' (an "
                                 f"object), got {sorted(map(str, desc))}")
-    spec = LAYERS[kind][1]
-    unknown = sorted(map(str, set(args) - set(spec)))
-    if unknown:
-        raise ArchitectureError(f"{where} ({kind}): unknown argument {_short(unknown[0])}, "
-                                f"expected some of: {', '.join(spec) or 'none'}")
-    out = {}
-    for name, arg in spec.items():
-        if name not in args and arg.default is REQUIRED:
-            raise ArchitectureError(f"{where} ({kind}): missing argument {name!r}")
-        value = args.get(name, arg.default)
-        try:
-            out[name] = None if value is None and arg.default is None else check(arg.kind, value)
-        except ValueError as exc:
-            raise ArchitectureError(f"{where} ({kind}): {name} {exc}, got {_short(value)}") \
-                from None
-    if LAYERS[kind][0] in (MaxPool2d, AvgPool2d):
-        if out["stride"] is None:
-            out["stride"] = out["kernel_size"]
-        if any(p > k // 2 for p, k in zip(out["padding"], out["kernel_size"])):
-            raise ArchitectureError(f"{where} ({kind}): padding must be at most half the "
-                                    f"kernel size {out['kernel_size']}, got {out['padding']}")
-    problem = divisibility_problem(kind, out)
-    if problem:
-        raise ArchitectureError(f"{where} ({kind}): {problem}")
+    try:
+        out = cls.check_config(args)
+    except (ValueError, TypeError) as exc:
+        raise ArchitectureError(f"{where} ({kind}): {exc}") from None
     return {"type": kind, "args": out}
 
 
@@ -164,8 +156,12 @@ def leaves(desc: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, An
 def count_numbers(desc: dict[str, Any]) -> tuple[int, int]:
     """(parameters, buffer values) a validated description allocates."""
     params = buffers = 0
-    for _, d in leaves(desc):
-        p, b = layer_numbers(d["type"], d["args"])
+    for path, d in leaves(desc):
+        try:
+            p, b = layer_class(d["type"]).count_numbers(d["args"])
+        except (ValueError, TypeError) as exc:
+            raise ArchitectureError(f"architecture: {position(path)} ({d['type']}): {exc}") \
+                from None
         params, buffers = params + p, buffers + b
     return params, buffers
 
@@ -181,14 +177,9 @@ def _build(desc: dict[str, Any], gen: np.random.Generator, path: str) -> Module:
     if desc["type"] == "Sequential":
         return Sequential(*(_build(d, gen, f"{path}.{i}" if path else str(i))
                             for i, d in enumerate(desc["layers"])))
-    cls, spec = LAYERS[desc["type"]]
-    args = {k: tuple(v) if isinstance(v, list) else v for k, v in desc["args"].items()}
-    if cls in SEEDED:
-        args["rng"] = gen
-    elif cls is Dropout:
-        args["rng"] = gen.spawn(1)[0]
+    cls = layer_class(desc["type"])
     try:
-        return cls(**args)
+        return cls.from_config(desc["args"], gen)
     except (TypeError, ValueError) as exc:
         raise ArchitectureError(f"architecture: {position(path)} ({desc['type']}): "
                                 f"{exc}") from None
@@ -204,6 +195,20 @@ def sequential(*layers: dict[str, Any]) -> dict[str, Any]:
     return {"type": "Sequential", "layers": list(layers)}
 
 
-__all__ = ["ArchitectureError", "Arg", "LAYERS", "MAX_DIM", "MAX_KERNEL", "MAX_NUMBERS",
-           "MAX_SIZE", "REQUIRED", "build", "count_numbers", "describe",
-           "layer", "leaves", "position", "sequential", "validate"]
+def user_layers(model: Module) -> dict[str, dict[str, str]]:
+    """The registered layers of your own in ``model``: name -> {"module", "file"} (the file's
+    name only), for a run to say where each came from."""
+    found = {}
+    for m in model.modules():
+        kind = type_name(m)
+        if kind is not None and not is_builtin(type(m)) and kind not in found:
+            try:
+                path = inspect.getsourcefile(type(m)) or ""
+            except TypeError:
+                path = ""
+            found[kind] = {"module": type(m).__module__, "file": os.path.basename(path)}
+    return found
+
+
+__all__ = ["ArchitectureError", "MAX_NUMBERS", "build", "count_numbers", "describe",
+           "known_layers", "layer", "leaves", "position", "sequential", "user_layers", "validate"]

@@ -20,10 +20,14 @@ import numpy as np
 
 from . import functional as F
 from . import init
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .linear import Linear
 from .module import Module, Parameter
+from .registry import register_layer
 
 
+@register_layer
 class MultiheadAttention(Module):
     """Self-attention as PyTorch's ``nn.MultiheadAttention(embed_dim, num_heads, dropout, bias,
     batch_first=True)`` computes it for ``mha(x, x, x)``; the same parameters and state_dict
@@ -41,6 +45,54 @@ class MultiheadAttention(Module):
     PyTorch returns by default), and ``attn_weights_per_head`` (N, num_heads, T, T); both are
     taken before dropout.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"embed_dim": 4, "num_heads": 2}, (5, 4))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """The image's rows as a sequence."""
+        return (image_size[0], c["embed_dim"])
+
+    ARGS = {"embed_dim": Arg("size"), "num_heads": Arg("size"), "dropout": Arg("prob", 0.0),
+            "bias": Arg("bool", True), "batch_first": Arg("bool", True)}
+
+    def config_value(self, name: str):
+        return self.in_proj_bias is not None if name == "bias" else super().config_value(name)
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        c = super().check_config(config)
+        if c["embed_dim"] % c["num_heads"]:
+            raise ValueError(f"{c['embed_dim']} features cannot be split into {c['num_heads']} "
+                             f"heads (not a multiple)")
+        return c
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        e = c["embed_dim"]
+        return 4 * e * e + 4 * e * c["bias"], 0        # in_proj (3E, E), out_proj (E, E), biases
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 2 or shape[1] != c["embed_dim"]:
+            raise ShapeMismatch(f"(N, T, {c['embed_dim']})")
+        return tuple(shape)
+
+    @classmethod
+    def kept_values(cls, steps: int, embed: int, heads: int) -> int:
+        """Values per sample kept for backward: q, k, v, the heads joined, P (and its dropout)."""
+        return 9 * steps * embed // 2 + 3 * heads * steps * steps
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps q, k, v and the softmax weights P (with dropout: also its mask and P times
+        it); backward makes dP and the softmax's gradient through two more (N, h, T, T)."""
+        steps, heads = shape[0], c["num_heads"]
+        scores = heads * steps * steps
+        kept = cls.kept_values(steps, shape[1], heads) - (0 if c["dropout"] > 0 else 2 * scores)
+        return LayerMemory(cache=FLOAT * kept,
+                           moment=FLOAT * (values(shape) + values(out) + 2 * scores))
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = True, rng: init.RNGLike = None,

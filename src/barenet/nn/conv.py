@@ -7,10 +7,15 @@ import numpy as np
 
 from . import init, kernels
 from .kernels import conv2d as fast
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
+from .windows import window_output, window_sizes
 from .windows import IntPair, col2im, im2col, output_size, pad, pair, unpad
 
 
+@register_layer
 class Conv2d(Module):
     """2-D convolution over NCHW images: ``y[n, o] = b[o] + sum_c W[o, c] (*) x[n, c]``.
 
@@ -24,6 +29,42 @@ class Conv2d(Module):
     (N*Ho*Wo, C_out): ``dW = g.T @ cols``, ``db = sum g``, ``dx = col2im(g @ W2)``.
     The fast kernel (``kernels/conv2d.py``) computes the same on a batch-last layout.
     """
+
+    LAYOUT_AWARE = True          # its kernel takes any layout and returns a batch-last view
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, (2, 7, 6))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """Images of in_channels."""
+        return (c["in_channels"], *image_size)
+
+    ARGS = {"in_channels": Arg("size"), "out_channels": Arg("size"), "kernel_size": Arg("kernel"),
+            "stride": Arg("kernel", 1), "padding": Arg("pad", 0), "bias": Arg("bool", True)}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        k = c["kernel_size"][0] * c["kernel_size"][1]
+        return c["out_channels"] * (c["in_channels"] * k + c["bias"]), 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return window_output(tuple(shape), c, c["out_channels"])
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """The im2col matrix is kept between steps (work); dL/dcols is made a block of output
+        rows at a time (kernels/conv2d.py): a fixed block, of which one output row per sample."""
+        padded, positions, k = window_sizes(tuple(shape), c)
+        x, y = FLOAT * values(shape), FLOAT * values(out)
+        cols = FLOAT * (k + 1) * positions
+        dcols = 0 if first else FLOAT * k * (positions // out[1])
+        forward = FLOAT * padded + y
+        backward = 2 * y + (0 if first else 2 * FLOAT * padded + x)
+        return LayerMemory(work=cols + dcols, moment=max(forward, backward),
+                           eval_moment=x + y + FLOAT * padded + cols,
+                           fixed=0 if first else fast.DCOLS_BLOCK_BYTES)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: IntPair = 0, bias: bool = True,

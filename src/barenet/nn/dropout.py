@@ -4,9 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import init
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module
+from .registry import register_layer
 
 
+@register_layer
 class Dropout(Module):
     """Randomly zero elements with probability ``p`` while ``self.training``; identity in eval.
 
@@ -15,6 +19,35 @@ class Dropout(Module):
     ``rng`` (a Generator or a seed), so a run is reproducible from its seed.
     Backward: g * mask, with the scaled mask cached in forward.
     """
+
+    LAYOUT_AWARE = True          # element-wise
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"p": 0.3}, (3, 5))
+
+    ARGS = {"p": Arg("prob", 0.5)}
+    ROLE = "passthrough"
+
+    @classmethod
+    def from_config(cls, config: dict, rng=None) -> "Dropout":
+        """Its masks come from a generator of its own, spawned from ``rng``."""
+        return cls(config["p"], rng=None if rng is None else rng.spawn(1)[0])
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps the scaled mask; forward holds its input, the random draws or their one-byte
+        comparison, and the output beside the new mask; backward the upstream gradient and
+        the result."""
+        x = FLOAT * values(shape)
+        return LayerMemory(cache=x, moment=2 * x + values(shape))
 
     def __init__(self, p: float = 0.5, rng: init.RNGLike = None) -> None:
         super().__init__()

@@ -4,9 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import init
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
 
 
+@register_layer
 class Embedding(Module):
     """``y = weight[x]``: row x of a (num_embeddings, embedding_dim) table, PyTorch's layout.
 
@@ -18,6 +22,31 @@ class Embedding(Module):
     gets both rows' gradients, ``np.add.at``); the ids are not differentiable, so ``backward``
     returns None: an Embedding is the first layer of a network.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"num_embeddings": 7, "embedding_dim": 3}, (5,))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """Integer ids: no image shape."""
+        return False
+
+    ARGS = {"num_embeddings": Arg("size"), "embedding_dim": Arg("size")}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return c["num_embeddings"] * c["embedding_dim"], 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (*shape, c["embedding_dim"])
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps the ids by reference (the data: it is a model's first layer); makes the rows,
+        and in backward a gradient table the size of the weights (not per sample)."""
+        return LayerMemory(moment=FLOAT * values(out), keeps_input=True,
+                           fixed=FLOAT * c["num_embeddings"] * c["embedding_dim"])
 
     def __init__(self, num_embeddings: int, embedding_dim: int, rng: init.RNGLike = None,
                  dtype: np.dtype = np.float32) -> None:

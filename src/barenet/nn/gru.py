@@ -8,8 +8,10 @@ import numpy as np
 from . import functional as F
 from .module import Parameter
 from .recurrent_base import RNNBase, State
+from .registry import register_layer
 
 
+@register_layer
 class GRU(RNNBase):
     """GRU, PyTorch's ``nn.GRU`` with ``batch_first=True``; gates in PyTorch's order r, z, n.
 
@@ -26,6 +28,11 @@ class GRU(RNNBase):
         dh += g_t;  dn_pre = dh (1 - z) (1 - n^2);  dz_pre = dh (h_{t-1} - n) z (1 - z)
         dr_pre = dn_pre v_n r (1 - r);  dh_{t-1} = dh z + [dr_pre, dz_pre, dn_pre r] W_hh.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"input_size": 3, "hidden_size": 4}, (5, 3))
+
+    _kept_arrays = 7.5
 
     _gates = 3
 

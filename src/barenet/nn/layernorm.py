@@ -16,9 +16,13 @@ import math
 
 import numpy as np
 
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
 
 
+@register_layer
 class LayerNorm(Module):
     """Normalise over the last ``len(normalized_shape)`` dimensions, PyTorch's ``LayerNorm``.
 
@@ -26,6 +30,32 @@ class LayerNorm(Module):
     ``normalized_shape`` (ones and zeros at first). ``elementwise_affine=False`` has neither;
     ``bias=False`` keeps the weight only.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"normalized_shape": [5]}, (3, 5))
+
+    ARGS = {"normalized_shape": Arg("sizes"), "eps": Arg("eps", 1e-5),
+            "elementwise_affine": Arg("bool", True), "bias": Arg("bool", True)}
+    ROLE = "norm"
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        affine = c["elementwise_affine"]
+        return math.prod(c["normalized_shape"]) * (affine + (affine and c["bias"])), 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        ns = tuple(c["normalized_shape"])
+        if len(shape) < len(ns) or tuple(shape[len(shape) - len(ns):]) != ns:
+            raise ShapeMismatch(f"(N, *, {', '.join(map(str, ns))})")
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps the normalised input; backward holds the upstream gradient, dL/dxhat, the
+        products with xhat and the result: four input-sized arrays beside the cache."""
+        return LayerMemory(cache=FLOAT * values(shape),
+                           moment=2 * FLOAT * (values(shape) + values(out)))
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
                  elementwise_affine: bool = True, bias: bool = True,

@@ -6,9 +6,13 @@ import math
 import numpy as np
 
 from . import init
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
 
 
+@register_layer
 class Linear(Module):
     """Affine map ``y = x @ W.T + b``.
 
@@ -17,6 +21,34 @@ class Linear(Module):
 
     Backward: dL/dW = g^T x, dL/db = sum_n g, dL/dx = g W, for upstream g = dL/dy (N, out).
     """
+
+    LAYOUT_AWARE = True          # matrix products; the bias gradient sums over the batch
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"in_features": 6, "out_features": 4}, (6,))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """A flat vector of in_features."""
+        return (c["in_features"],)
+
+    ARGS = {"in_features": Arg("size"), "out_features": Arg("size"), "bias": Arg("bool", True)}
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return c["out_features"] * (c["in_features"] + c["bias"]), 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if tuple(shape) != (c["in_features"],):
+            raise ShapeMismatch(f"(N, {c['in_features']})")
+        return (c["out_features"],)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps x by reference; makes y, and dL/dx beside it unless it is the first layer."""
+        x, y = FLOAT * values(shape), FLOAT * values(out)
+        return LayerMemory(moment=y + (0 if first else x), keeps_input=True)
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: init.RNGLike = None, dtype: np.dtype = np.float32) -> None:

@@ -8,8 +8,10 @@ import numpy as np
 from . import functional as F
 from .module import Parameter
 from .recurrent_base import RNNBase, State
+from .registry import register_layer
 
 
+@register_layer
 class LSTM(RNNBase):
     """LSTM, PyTorch's ``nn.LSTM`` with ``batch_first=True``; gates in PyTorch's order i, f, g, o.
 
@@ -25,6 +27,11 @@ class LSTM(RNNBase):
         di = dc * g;  dg = dc * i;  df = dc * c_{t-1};  dc_{t-1} = dc * f
         da = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)];  dh_{t-1} = da W_hh.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"input_size": 3, "hidden_size": 4}, (5, 3))
+
+    _kept_arrays = 10.5
 
     _gates = 4
     _states = 2

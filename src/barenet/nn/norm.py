@@ -14,11 +14,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
 
 
 class _BatchNorm(Module):
     """Shared machinery; subclasses set the accepted input ranks and describe the shape."""
+
+    LAYOUT_AWARE = True          # reduces over the batch (and H, W), per channel
+
+    ARGS = {"num_features": Arg("size"), "eps": Arg("eps", 1e-5), "momentum": Arg("momentum", 0.1),
+            "affine": Arg("bool", True), "track_running_stats": Arg("bool", True)}
+    ROLE = "norm"
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 2 * c["num_features"] * c["affine"], (2 * c["num_features"] + 1) * c["track_running_stats"]
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps the normalised input; backward holds three input-sized arrays beside it
+        (the upstream gradient, a product with xhat, the result): two more than the kept
+        cache (``moment`` + ``cache``)."""
+        x = FLOAT * values(shape)
+        return LayerMemory(cache=x, moment=2 * x)
 
     _ndims: tuple[int, ...] = ()
 
@@ -129,6 +150,7 @@ class _BatchNorm(Module):
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
 
+@register_layer
 class BatchNorm1d(_BatchNorm):
     """Batch norm of (N, C) or (N, C, L) inputs over N (and L), one weight/bias per channel C.
 
@@ -136,17 +158,48 @@ class BatchNorm1d(_BatchNorm):
     and bias), track_running_stats (keep running_mean/running_var buffers for eval), dtype.
     """
 
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"num_features": 4}, (4,))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """A flat vector of num_features."""
+        return (c["num_features"],)
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        f = c["num_features"]
+        if tuple(shape[:1]) != (f,) or len(shape) not in (1, 2):
+            raise ShapeMismatch(f"(N, {f}) or (N, {f}, L)")
+        return tuple(shape)
+
     _ndims = (2, 3)
 
     def _expected(self) -> str:
         return f"(N, {self.num_features}) or (N, {self.num_features}, L)"
 
 
+@register_layer
 class BatchNorm2d(_BatchNorm):
     """Batch norm of NCHW images (N, C, H, W) over N, H and W, one weight/bias per channel C.
 
     Args as ``BatchNorm1d``.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"num_features": 3}, (3, 4, 4))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """Images of num_features channels."""
+        return (c["num_features"], *image_size)
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        f = c["num_features"]
+        if tuple(shape[:1]) != (f,) or len(shape) != 3:
+            raise ShapeMismatch(f"(N, {f}, H, W)")
+        return tuple(shape)
 
     _ndims = (4,)
 

@@ -7,9 +7,13 @@ import math
 import numpy as np
 
 from . import init
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
 
 
+@register_layer
 class PatchEmbedding(Module):
     """(N, C, H, W) images -> (N, 1 + P, E) tokens, P = (H / p) * (W / p) patches of p x p.
 
@@ -23,6 +27,44 @@ class PatchEmbedding(Module):
     N(0, 0.02^2) (torchvision's ViT). Backward: dW = sum over tokens of g^T patches,
     d(class_token) = sum_n g[:, 0], d(pos) = sum_n g, dx = (g W) put back in place.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"image_size": 8, "patch_size": 4, "in_channels": 1, "embed_dim": 6}, (1, 8, 8))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """Images of its own size."""
+        return (c["in_channels"], c["image_size"], c["image_size"])
+
+    ARGS = {"image_size": Arg("size", 28), "patch_size": Arg("size", 7),
+            "in_channels": Arg("size", 1), "embed_dim": Arg("size", 64)}
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        c = super().check_config(config)
+        if c["image_size"] % c["patch_size"]:
+            raise ValueError(f"image_size {c['image_size']} is not a multiple of patch_size "
+                             f"{c['patch_size']}")
+        return c
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        e, p = c["embed_dim"], c["patch_size"]
+        patches = (c["image_size"] // p) ** 2
+        return e * (c["in_channels"] * p * p + 1) + e + (1 + patches) * e, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        ch, s = c["in_channels"], c["image_size"]
+        if tuple(shape) != (ch, s, s):
+            raise ShapeMismatch(f"(N, {ch}, {s}, {s})")
+        return (1 + (s // c["patch_size"]) ** 2, c["embed_dim"])
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps the patches (the input, rearranged) and the tokens."""
+        return LayerMemory(cache=FLOAT * (values(shape) + values(out)),
+                           moment=FLOAT * (values(shape) + values(out)))
 
     def __init__(self, image_size: int = 28, patch_size: int = 7, in_channels: int = 1,
                  embed_dim: int = 64, rng: init.RNGLike = None,

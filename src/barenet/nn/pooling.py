@@ -5,12 +5,49 @@ import numpy as np
 
 from . import kernels
 from .kernels import pool2d as fast
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module
+from .registry import register_layer
+from .windows import window_output, window_sizes
 from .windows import IntPair, add_windows, output_size, pad, pair, unpad, windows
 
 
 class _Pool2d(Module):
     """Shared set-up of the 2-D pooling layers: kernel, stride (default: the kernel), padding."""
+
+    LAYOUT_AWARE = True          # its kernel works batch-last
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """One-channel images."""
+        return (1, *image_size)
+
+    ARGS = {"kernel_size": Arg("kernel"), "stride": Arg("kernel", None), "padding": Arg("pad", 0)}
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        c = super().check_config(config)
+        if c["stride"] is None:
+            c["stride"] = c["kernel_size"]
+        if any(p > k // 2 for p, k in zip(c["padding"], c["kernel_size"])):
+            raise ValueError(f"padding must be at most half the kernel size {c['kernel_size']}, "
+                             f"got {c['padding']}")
+        return c
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return window_output(tuple(shape), c)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        padded, _, _ = window_sizes(tuple(shape), c)
+        x, y = FLOAT * values(shape), FLOAT * values(out)
+        return LayerMemory(moment=FLOAT * padded + 2 * y + x, eval_moment=x + y + FLOAT * padded)
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
                  padding: IntPair = 0) -> None:
@@ -52,6 +89,7 @@ class _Pool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+@register_layer
 class MaxPool2d(_Pool2d):
     """Maximum over each kH x kW window (padding counts as -inf); floor output size.
 
@@ -60,6 +98,16 @@ class MaxPool2d(_Pool2d):
     double-counted; overlapping windows add up where they share a maximum. The fast kernel
     (``kernels/pool2d.py``) computes the same on a batch-last layout.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"kernel_size": 2}, (2, 6, 6))
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Plus the winners' masks (one byte per input pair and per output) kept for backward."""
+        base = super().step_memory(c, shape, out, first)
+        return LayerMemory(cache=values(shape) // 2 + values(out), moment=base.moment,
+                           eval_moment=base.eval_moment)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check(x)
@@ -85,12 +133,16 @@ class MaxPool2d(_Pool2d):
         return self._backward_windows(dwin, padded_shape)
 
 
+@register_layer
 class AvgPool2d(_Pool2d):
     """Mean over each kH x kW window, zero padding included in the count (PyTorch's default
     ``count_include_pad=True``); floor output size.
 
     Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo). Backward spreads g / (kH*kW) over each window.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"kernel_size": 3, "stride": 2, "padding": 1}, (2, 7, 7))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check(x)

@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 
 from . import init
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
+from .registry import register_layer
 
 State = tuple[np.ndarray, ...]          # (h,) for RNN and GRU, (h, c) for LSTM: each (N, H)
 
@@ -27,6 +30,39 @@ class RNNBase(Module):
     After ``forward``: ``h_n`` (and ``c_n`` for LSTM), the final states (num_layers * D, N, H).
     After ``backward``: ``grad_h0`` (and ``grad_c0``), dL/d(initial state), same shape.
     """
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """The image's rows as a sequence."""
+        return (image_size[0], c["input_size"])
+
+    ARGS = {"input_size": Arg("size"), "hidden_size": Arg("size"), "num_layers": Arg("stack", 1),
+            "bias": Arg("bool", True), "batch_first": Arg("bool", True), "dropout": Arg("prob", 0.0),
+            "bidirectional": Arg("bool", False)}
+    #: Arrays of (T, hidden) kept per direction and layer for backpropagation through time (inputs,
+    #: gates, states, their nonlinearities), measured with tracemalloc.
+    _kept_arrays = 1.5
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        d, h = 1 + c["bidirectional"], c["hidden_size"]
+        total = 0
+        for k in range(c["num_layers"]):
+            fan_in = c["input_size"] if k == 0 else d * h
+            total += d * cls._gates * h * (fan_in + h + 2 * c["bias"])
+        return total, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 2 or shape[1] != c["input_size"]:
+            raise ShapeMismatch(f"(N, T, {c['input_size']})")
+        return (shape[0], (1 + c["bidirectional"]) * c["hidden_size"])
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        steps, directions = shape[0], 1 + c["bidirectional"]
+        kept = cls._kept_arrays * steps * c["hidden_size"] * directions * c["num_layers"]
+        return LayerMemory(cache=FLOAT * int(kept), moment=FLOAT * (values(shape) + values(out)))
 
     _gates = 1
     _states = 1

@@ -6,10 +6,13 @@ from typing import Any
 import numpy as np
 
 from . import init
+from .layer_args import Arg
 from .module import Parameter
 from .recurrent_base import RNNBase, State
+from .registry import register_layer
 
 
+@register_layer
 class RNN(RNNBase):
     """Elman RNN, PyTorch's ``nn.RNN`` with ``batch_first=True``.
 
@@ -23,6 +26,11 @@ class RNN(RNNBase):
         da_t = (dh + g_t) * act'(a_t);   dh_{t-1} = da_t W_hh
     and dW_ih = sum_t da_t^T x_t, dW_hh = sum_t da_t^T h_{t-1}, dx_t = da_t W_ih.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"input_size": 3, "hidden_size": 4}, (5, 3))
+
+    ARGS = {**RNNBase.ARGS, "nonlinearity": Arg("nonlinearity", "tanh")}
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = True,

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module
+from .registry import register_layer
 
 
+@register_layer
 class SelectStep(Module):
     """One position of a sequence: x (N, T, F) -> x[:, index] (N, F).
 
@@ -13,6 +17,28 @@ class SelectStep(Module):
     ``index=0`` takes the first token, e.g. a vision transformer's class token.
     Backward: the gradient goes to that step; every other step gets 0.
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"index": -1}, (5, 3))
+
+    ARGS = {"index": Arg("index", -1)}
+    ROLE = "selection"
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 2:
+            raise ShapeMismatch("(N, T, F)")
+        if not -shape[0] <= c["index"] < shape[0]:
+            raise ShapeMismatch(f"(N, T, F) with T > {c['index'] if c['index'] >= 0 else -c['index'] - 1}")
+        return (shape[1],)
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        return LayerMemory(cache=FLOAT * values(shape), moment=FLOAT * (values(shape) + values(out)))
 
     def __init__(self, index: int = -1) -> None:
         super().__init__()
@@ -41,8 +67,29 @@ class SelectStep(Module):
         return f"index={self.index}"
 
 
+@register_layer
 class MeanOverTime(Module):
     """The mean over the time axis: x (N, T, F) -> (N, F). Backward: g / T to every step."""
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (5, 3))
+
+    ARGS = {}
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 2:
+            raise ShapeMismatch("(N, T, F)")
+        return (shape[1],)
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Keeps only the input's shape; backward spreads the gradient over every step."""
+        return LayerMemory(moment=FLOAT * (values(shape) + values(out)))
 
     def __init__(self) -> None:
         super().__init__()

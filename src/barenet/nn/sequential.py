@@ -5,14 +5,17 @@ from typing import Iterator
 
 import numpy as np
 
-from .module import Module
+from .module import Module, c_order
 
 
 class Sequential(Module):
-    """A chain of modules: ``forward`` runs them in order, ``backward`` in reverse.
+    """A chain of modules: ``forward`` runs them in order, ``backward`` in reverse (each layer
+    that is not ``LAYOUT_AWARE`` gets its upstream gradient in C order: see ``module.py``).
 
     Children are named ``"0"``, ``"1"``, ... so state_dict keys match PyTorch (``0.weight``).
     """
+
+    LAYOUT_AWARE = True          # it hands x to its first layer, which decides
 
     def __init__(self, *layers: Module) -> None:
         super().__init__()
@@ -47,7 +50,7 @@ class Sequential(Module):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Run every layer's backward in reverse; returns dL/dx."""
         for layer in reversed(self._modules.values()):
-            grad_out = layer.backward(grad_out)
+            grad_out = layer.backward(grad_out if layer.LAYOUT_AWARE else c_order(grad_out))
         return grad_out
 
     def backward_params_only(self, grad_out: np.ndarray) -> None:
@@ -57,9 +60,10 @@ class Sequential(Module):
         layers = list(self._modules.values())
         first = next((i for i, layer in enumerate(layers) if layer.parameters()), len(layers))
         for layer in reversed(layers[first + 1:]):
-            grad_out = layer.backward(grad_out)
+            grad_out = layer.backward(grad_out if layer.LAYOUT_AWARE else c_order(grad_out))
         if first < len(layers):
-            layers[first].backward_params_only(grad_out)
+            layer = layers[first]
+            layer.backward_params_only(grad_out if layer.LAYOUT_AWARE else c_order(grad_out))
 
     def forward_with_activations(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Like ``forward`` but also returns every layer's output, in order (for inspection)."""

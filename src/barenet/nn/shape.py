@@ -1,13 +1,19 @@
 """Shape-only layers: Flatten and Identity. Neither copies data."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import kernels
 from .kernels.batch_last import match_layout
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module
+from .registry import register_layer
 
 
+@register_layer
 class Flatten(Module):
     """Merge dimensions ``start_dim..end_dim`` into one, e.g. (N, C, H, W) -> (N, C*H*W).
 
@@ -15,6 +21,42 @@ class Flatten(Module):
     (With the fast kernels on, the gradient also takes the input's memory layout: see
     ``kernels.batch_last.match_layout``.)
     """
+
+    LAYOUT_AWARE = True          # keeps the layout (match_layout)
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (2, 3, 4))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """One-channel images."""
+        return (1, *image_size)
+
+    ARGS = {"start_dim": Arg("dim", 1), "end_dim": Arg("dim", -1)}
+    ROLE = "passthrough"
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        full = (1, *shape)
+        nd = len(full)
+        given = [c["start_dim"], c["end_dim"]]
+        s, e = [d + nd if d < 0 else d for d in given]
+        if not (0 <= s < nd and 0 <= e < nd) or s > e:
+            raise ShapeMismatch(f"with dimensions {given[0]} to {given[1]}")
+        if s == 0:
+            raise ShapeMismatch("start_dim >= 1 (the batch dimension stays first)")
+        return (full[:s] + (math.prod(full[s:e + 1]),) + full[e + 1:])[1:]
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Its output is a view of its input (a C-contiguous one, as layers give): whoever
+        keeps the output keeps the input's memory, counted there, not twice. Backward only
+        reshapes the upstream gradient."""
+        return LayerMemory(moment=FLOAT * values(out))
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
@@ -52,8 +94,29 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+@register_layer
 class Identity(Module):
     """Returns its input unchanged; backward returns the gradient unchanged. Any shape."""
+
+    LAYOUT_AWARE = True          # passes it on
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({}, (3, 5))
+
+    ARGS = {}
+    ROLE = "passthrough"
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        return 0, 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        return LayerMemory(moment=FLOAT * values(out))
 
     def __init__(self) -> None:
         super().__init__()

@@ -15,11 +15,15 @@ from . import init
 from .activations import GELU, ReLU
 from .attention import MultiheadAttention
 from .dropout import Dropout
+from .layer_args import Arg
+from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .layernorm import LayerNorm
 from .linear import Linear
 from .module import Module
+from .registry import register_layer
 
 
+@register_layer
 class TransformerEncoderLayer(Module):
     """PyTorch's ``nn.TransformerEncoderLayer`` with ``batch_first=True``: the same arguments,
     submodule names and state_dict keys (``self_attn.in_proj_weight``, ``linear1.weight``,
@@ -29,6 +33,64 @@ class TransformerEncoderLayer(Module):
     src_key_padding_mask=None, is_causal=False)`` passes the masks to the attention.
     ``activation``: "relu" or "gelu".
     """
+
+    #: A small configuration and per-sample input, for the tests generated from the registry.
+    EXAMPLE = ({"d_model": 4, "nhead": 2, "dim_feedforward": 8, "dropout": 0.0}, (5, 4))
+
+    @classmethod
+    def expected_input(cls, c: dict, image_size: tuple[int, int]):
+        """The image's rows as a sequence."""
+        return (image_size[0], c["d_model"])
+
+    ARGS = {"d_model": Arg("size"), "nhead": Arg("size"), "dim_feedforward": Arg("size", 2048),
+            "dropout": Arg("prob", 0.1), "activation": Arg("activation", "relu"),
+            "layer_norm_eps": Arg("eps", 1e-5), "batch_first": Arg("bool", True),
+            "norm_first": Arg("bool", False), "bias": Arg("bool", True)}
+
+    def config_value(self, name: str):
+        if name == "bias":
+            return self.linear1.bias is not None
+        if name == "dropout":
+            return self.dropout.p
+        if name == "activation":
+            return "gelu" if isinstance(self.activation, GELU) else "relu"
+        return super().config_value(name)
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        c = super().check_config(config)
+        if c["d_model"] % c["nhead"]:
+            raise ValueError(f"{c['d_model']} features cannot be split into {c['nhead']} heads "
+                             f"(not a multiple)")
+        return c
+
+    @classmethod
+    def count_numbers(cls, c: dict) -> tuple[int, int]:
+        e, f, b = c["d_model"], c["dim_feedforward"], c["bias"]
+        attention = 4 * e * e + 4 * e * b
+        return attention + 2 * e * f + (f + e) * b + 2 * e * (1 + b), 0
+
+    @classmethod
+    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(shape) != 2 or shape[1] != c["d_model"]:
+            raise ShapeMismatch(f"(N, T, {c['d_model']})")
+        return tuple(shape)
+
+    @classmethod
+    def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
+        """Its attention's caches (see MultiheadAttention), plus the norms', feed-forward's and
+        dropouts'; its largest moment is the attention's backward (two (h, T, T) arrays) or
+        the activation's backward on the hidden (T, dim_feedforward), whichever is larger."""
+        steps, e = shape
+        ff = c["dim_feedforward"]
+        scores = c["nhead"] * steps * steps
+        kept = (MultiheadAttention.kept_values(steps, e, c["nhead"]) + 3 * steps * e
+                + 3 * steps * ff - (0 if c["dropout"] > 0 else 2 * scores))
+        act = (GELU if c["activation"] == "gelu" else ReLU).step_memory(
+            {}, (steps, ff), (steps, ff), False)
+        return LayerMemory(cache=FLOAT * kept,
+                           moment=FLOAT * (values(shape) + values(out))
+                           + max(FLOAT * 2 * scores, act.moment + act.cache))
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: str = "relu", layer_norm_eps: float = 1e-5,

@@ -85,3 +85,30 @@ def col2im(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, i
     ho, wo = output_size(hp, kh, stride[0], 0), output_size(wp, kw, stride[1], 0)
     dwin = cols.reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
     return add_windows(dwin, padded_shape, stride)
+
+
+def window_output(shape: tuple[int, ...], config: dict, channels: int | None = None
+                  ) -> tuple[int, ...]:
+    """The per-sample output (C, Ho, Wo) of a convolution or pooling with ``config``'s
+    kernel_size, stride and padding (``channels``: C_out, default the input's) for a per-sample
+    input (C, H, W); ShapeMismatch saying what it expects if it does not fit."""
+    from .layer_record import ShapeMismatch
+
+    want_c = config.get("in_channels")
+    if len(shape) != 3 or want_c not in (None, shape[0]):
+        raise ShapeMismatch(f"(N, {want_c or 'C'}, H, W)")
+    hw = tuple(output_size(size, k, s, p) for size, k, s, p in
+               zip(shape[1:], config["kernel_size"], config["stride"], config["padding"]))
+    if min(hw) < 1:
+        kernel = tuple(config["kernel_size"])
+        raise ShapeMismatch(f"(N, {want_c or 'C'}, H, W) with H, W >= {kernel}")
+    return (shape[0] if channels is None else channels, *hw)
+
+
+def window_sizes(shape: tuple[int, ...], config: dict) -> tuple[int, int, int]:
+    """(padded input values, output positions Ho*Wo, window size C*kH*kW) of a convolution or
+    pooling with ``config`` on a per-sample input (C, H, W)."""
+    c, h, w = shape
+    (kh, kw), (sh, sw), (ph, pw) = config["kernel_size"], config["stride"], config["padding"]
+    hp, wp = h + 2 * ph, w + 2 * pw
+    return c * hp * wp, ((hp - kh) // sh + 1) * ((wp - kw) // sw + 1), c * kh * kw

@@ -119,8 +119,9 @@ class App:
                 from ..data.datasets import load_dataset
 
                 try:
-                    self._test_set = load_dataset(self.dataset_name(), "test",
-                                                  data_dir=self.run.data_dir(), download=False)
+                    source = getattr(self.run, "dataset_spec", None) or self.dataset_name()
+                    self._test_set = load_dataset(source, "test", data_dir=self.run.data_dir(),
+                                                  download=False)
                 except BarenetError as exc:
                     raise HTTPError(503, f"test set not available: {exc}") from exc
             return self._test_set
@@ -153,7 +154,8 @@ class App:
             return self.explain(content_type, body, query)
         if path == "/api/learn/reset":
             return self.learning.reset(self._json_body(content_type, body, '{"token": "..."}'))
-        doc = self._json_body(content_type, body, PIXELS[:-1] + ', "label": 0..9}')
+        last = len(self.predictor.classes) - 1
+        doc = self._json_body(content_type, body, PIXELS[:-1] + f', "label": 0..{last}}}')
         return self.learning.learn(doc, self._pixels(doc))
 
     def predict(self, content_type: str, body: bytes) -> dict:
@@ -209,10 +211,9 @@ class App:
             raise HTTPError(400, f"empty body: send JSON {expected}")
         return parse_object(body, expected)
 
-    @staticmethod
-    def _pixels(doc: dict) -> np.ndarray:
+    def _pixels(self, doc: dict) -> np.ndarray:
         try:
-            return parse_pixels(doc.get("pixels"))
+            return parse_pixels(doc.get("pixels"), self.predictor.size)
         except ImageError as exc:
             raise HTTPError(400, str(exc)) from exc
 
@@ -222,15 +223,17 @@ class App:
             raise HTTPError(503, "busy preprocessing other pictures, retry later",
                             {"Retry-After": "1"})
         try:
-            return _decode_picture(data, self.log)
+            return _decode_picture(data, self.log, self.predictor.style, self.predictor.size)
         finally:
             self._decoding.release()
 
 
-def _decode_picture(body: bytes, log: Callable[[str], None] | None) -> np.ndarray:
-    """A picture's bytes -> uint8 (28, 28); anything the decoder chokes on is the client's fault."""
+def _decode_picture(body: bytes, log: Callable[[str], None] | None, style: str = "digit",
+                    size: int = 28) -> np.ndarray:
+    """A picture's bytes -> uint8 (size, size) in the dataset's picture ``style``; anything the
+    decoder chokes on is the client's fault."""
     try:
-        return png_to_mnist(body)
+        return png_to_mnist(body, style, size)
     except ImageError:
         raise
     except Exception as exc:  # image decoders raise many types on hostile input

@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageError
+from ..nn.architecture import describe as describe_model
 from ..nn.attention import MultiheadAttention
 from ..nn.functional import softmax
 from ..nn.module import Module
 from ..nn.patch import PatchEmbedding
 from ..nn.sequential import Sequential
+from ..nn.summary import summarize as model_summary
 from .weights_view import DIGITS, MAX_UNITS, first_layer_images, first_weighted, input_weights
 
 MAX_VALUES = 4096  # numbers sent per layer (after downsampling)
@@ -47,20 +49,15 @@ def layer_chain(model: Module) -> list[tuple[str, Module]] | None:
     return chain
 
 
-PASSTHROUGH = {"Flatten", "Unflatten", "Dropout", "Dropout2d", "Identity"}
-#: Layers that pick part of a sequence for the classifier: a block shows the whole sequence
-#: before them (an LSTM's 28 steps, a transformer's 17 tokens), not the one step they keep.
-SELECTIONS = {"SelectStep"}
-
-
 def _weighted(layer: Module) -> bool:
-    """A layer that starts a block: it has parameters and is not a normalisation."""
-    return bool(layer.parameters()) and "Norm" not in type(layer).__name__
+    """A layer that starts a block: it has parameters and is not a normalisation (its
+    ``ROLE``, declared beside its maths)."""
+    return bool(layer.parameters()) and layer.ROLE != "norm"
 
 
 def _passthrough(layer: Module, before: np.ndarray, after: np.ndarray) -> bool:
     """A layer that only moves numbers around at inference: dropout, identity, a reshape."""
-    return type(layer).__name__ in PASSTHROUGH or (
+    return layer.ROLE == "passthrough" or (
         not layer.parameters() and before.size == after.size and before.shape != after.shape)
 
 
@@ -69,11 +66,11 @@ def shown_layers(chain: list[tuple[str, Module]], x: np.ndarray,
     """Which outputs to show, as (index, label): one per block, a block being a weighted layer
     (Linear, Conv2d) with what follows it up to the next weighted layer (norm, activation,
     pooling). A block's output is its last layer's, ignoring dropout and reshapes (so conv
-    maps keep their shape) and selections (``SelectStep``: a sequence model's block shows
-    every step); the block producing the logits is not shown. The label names the block's
+    maps keep their shape) and selections (``ROLE == "selection"``, e.g. ``SelectStep``: a
+    sequence model's block shows every step, not the one step it keeps); the block producing the logits is not shown. The label names the block's
     layers, e.g. ``Conv2d → MaxPool2d → ReLU``."""
     def skip(i: int) -> bool:
-        return type(chain[i][1]).__name__ in SELECTIONS or \
+        return chain[i][1].ROLE == "selection" or \
             _passthrough(chain[i][1], outs[i - 1] if i else x, outs[i])
 
     picked: list[tuple[int, str]] = []
@@ -181,17 +178,18 @@ def class_attention(label: str, per_head: np.ndarray, grid: int, patch: int,
             "num_heads": int(row.shape[0])}
 
 
-def parse_pixels(pixels: Any) -> np.ndarray:
-    """Validate JSON pixels: 784 numbers (flat or 28 rows of 28) in 0..255, MNIST-style (ink
-    light on a dark background, already centred). Non-integers are rounded. -> uint8 (28, 28).
-    Raises ImageError with a one-line reason."""
+def parse_pixels(pixels: Any, size: int = 28) -> np.ndarray:
+    """Validate JSON pixels: size*size numbers (flat or ``size`` rows; 784 or 28 rows of 28 for
+    MNIST) in 0..255, MNIST-style (ink light on a dark background, already centred).
+    Non-integers are rounded. -> uint8 (size, size). Raises ImageError with a one-line reason."""
+    n = size * size
     if not isinstance(pixels, list):
-        raise ImageError(f"'pixels' must be a list of 784 numbers, got {type(pixels).__name__}")
+        raise ImageError(f"'pixels' must be a list of {n} numbers, got {type(pixels).__name__}")
     flat = pixels
-    if len(pixels) == 28 and all(isinstance(r, list) for r in pixels):
+    if len(pixels) == size and all(isinstance(r, list) for r in pixels):
         flat = [v for row in pixels for v in row]
-    if len(flat) != 784:
-        raise ImageError(f"'pixels' must hold 784 numbers (28x28), got {len(flat)}")
+    if len(flat) != n:
+        raise ImageError(f"'pixels' must hold {n} numbers ({size}x{size}), got {len(flat)}")
     bad = [v for v in flat if type(v) not in (int, float)]
     if bad:
         raise ImageError(f"'pixels' must be numbers, got {type(bad[0]).__name__}: {str(bad[0])[:20]!r}")
@@ -200,20 +198,30 @@ def parse_pixels(pixels: Any) -> np.ndarray:
         raise ImageError("'pixels' must be finite numbers, got NaN or infinity")
     if arr.min() < 0 or arr.max() > 255:
         raise ImageError(f"'pixels' must lie in 0..255, got {arr.min():g}..{arr.max():g}")
-    img = np.rint(arr).astype(np.uint8).reshape(28, 28)
+    img = np.rint(arr).astype(np.uint8).reshape(size, size)
     if not img.any():
         raise ImageError("'pixels': the picture is empty (no ink)")
     return img
 
 
-def png_to_mnist(data: bytes) -> np.ndarray:
+def png_to_mnist(data: bytes, style: str = "digit", size: int = 28) -> np.ndarray:
     """Decode a picture's bytes and preprocess it exactly as ``barenet predict`` does:
-    gray, inverted if light, cropped, fitted to 20x20, centred in 28x28. -> uint8 (28, 28).
+    gray, inverted if light, cropped, then drawn in the dataset's ``style`` at ``size``
+    (a digit: fitted to 20x20, centred in 28x28). -> uint8 (size, size).
     Pictures over ``MAX_PIXELS`` pixels are refused (a small PNG can hide a huge image); the
     others are reduced to ``images.WORK_SIDE`` pixels a side while decoded."""
-    from ..data.images import from_bytes, to_mnist
+    from ..data.images import from_bytes, to_style
 
-    return to_mnist(from_bytes(data, name="upload", max_pixels=MAX_PIXELS))
+    return to_style(from_bytes(data, name="upload", max_pixels=MAX_PIXELS), style, size)
+
+
+def picture_facts(run: Any) -> tuple[str, int]:
+    """(picture style, image side) of a run: its dataset's facts, ("digit", 28) when it has
+    none (a stand-in run)."""
+    spec = getattr(run, "dataset_spec", None)
+    if spec is None:
+        return "digit", int(getattr(run, "image_size", 28))
+    return spec.picture_style, int(getattr(run, "image_size", spec.image_size[0]))
 
 
 class Predictor:
@@ -228,10 +236,7 @@ class Predictor:
         self.grid = patch_grid(self.chain)
         self.attention = attention_layers(self.chain) if self.grid else []
         self.model.eval()
-        probe = np.zeros((1, 28, 28), dtype=np.uint8)
-        probe[0, 10:18, 12:16] = 255
-        with self.lock:
-            self._outs = self._forward(probe)[2]
+        self.style, self.size = picture_facts(run)
 
     def _forward(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """uint8 (B, 28, 28) -> (model input, logits (B, 10), each leaf layer's output);
@@ -277,13 +282,16 @@ class Predictor:
                 "activations": activations, "attention": attention}
 
     def describe(self) -> list[dict]:
-        """Each leaf layer: name, type, repr, parameter count, output shape (without the batch)."""
-        if self.chain is None:
-            return [{"name": "model", "type": type(self.model).__name__, "repr": repr(self.model),
-                     "parameters": self.model.num_parameters(), "output_shape": [10]}]
-        return [{"name": name, "type": type(layer).__name__, "repr": repr(layer),
-                 "parameters": layer.num_parameters(), "output_shape": list(out.shape[1:])}
-                for (name, layer), out in zip(self.chain, self._outs)]
+        """Each leaf layer: name, type, repr, parameter count, output shape (without the
+        batch), bytes kept per sample for backward: the model's summary (``nn/summary.py``),
+        read from the layers' records."""
+        blank = np.zeros((1, self.size, self.size), dtype=np.uint8)
+        shape = tuple(self.run.normalize(blank).shape[1:])      # what the model takes
+        rows = model_summary(describe_model(self.model), shape).rows
+        layers = dict(self.chain or [("", self.model)])
+        return [{"name": r.name or "model", "type": r.type, "repr": repr(layers[r.name]),
+                 "parameters": r.parameters, "output_shape": list(r.output_shape),
+                 "kept_bytes": r.kept_bytes} for r in rows]
 
     def weights(self, max_units: int = MAX_UNITS) -> dict | None:
         """The first weighted layer's weights as small images: see ``first_layer_images``."""

@@ -31,7 +31,7 @@ from .changes import (FROM_SETTINGS, OBSERVERS, RESUME_SETTINGS, apply_new_setti
                       merge_settings, record_settings, restart, saved_state)
 from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, load_run, write_run
 from .claim import claim_dir
-from .config import HYPERPARAMETERS, flat_from_run_config, resolve_config
+from .config import HYPERPARAMETERS, dataset_record, flat_from_run_config, resolve_config
 from .evaluate import predict_logits, run_split, summarize
 from .factories import make_optimizer, make_scheduler
 from .fileio import atomic_write_json, deferred_interrupt
@@ -100,6 +100,7 @@ def run_config(cfg: dict[str, Any], normalize: Normalize, classes: list[str]) ->
            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if cfg["data_dir"] is not None:
         out["data_dir"] = str(Path(cfg["data_dir"]).expanduser().resolve())
+    out.update(dataset_record(cfg["dataset"]))
     return out
 
 

@@ -3,9 +3,11 @@
 A run directory holds::
 
     config.json     format_version, barenet_version, architecture (the model as JSON, see
-                    nn/architecture.py), input_shape ([784] or [1, 28, 28]), model (the preset's
-                    spec, or {"name": "custom"}), dataset, preprocessing (Normalize.to_dict()),
-                    classes; a trained run adds hyperparameters, seed, test_accuracy, ...
+                    nn/architecture.py), input_shape ([784] or [1, 28, 28] for MNIST), model
+                    (the preset's spec, or {"name": "custom"}), dataset, preprocessing
+                    (Normalize.to_dict()), classes; a trained run adds hyperparameters, seed,
+                    test_accuracy, ...; one trained on a folder adds data_dir and
+                    dataset_facts (data/facts.py: classes, size, counts, checksums, ...)
     weights.npz     the model to use (the best epoch by validation accuracy)
     metrics.csv     one row per epoch (trained runs)
     trainer.json    progress: epoch, history, best epoch (for people and tools)
@@ -28,12 +30,14 @@ import numpy as np
 from ..atomic import atomic_save_npz, atomic_write_json
 from ..data.transforms import Normalize
 from ..errors import BarenetError, CheckpointError
-from ..models import INPUT_SHAPES, architecture_of, input_shape
+from ..data.facts import MAX_SIDE
+from ..models import architecture_of, input_shape
 from ..nn.architecture import ArchitectureError, build, validate
 from ..nn.architecture_shapes import output_shape
 from ..nn.module import Module
 from .fileio import NpzArchive, brief, name_list, read_json, remove_stale_temp_files
-from .run import CONFIG, CUSTOM, EVAL_BATCH, FORMAT_VERSION, METRICS, TRAINER, WEIGHTS, Run
+from .run import (CONFIG, CUSTOM, EVAL_BATCH, FORMAT_VERSION, METRICS, TRAINER, WEIGHTS, Run,
+                  image_side, run_dataset_spec)
 from .save import save_run
 
 OPTIONAL_SUFFIX = "num_batches_tracked"
@@ -148,9 +152,10 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     if "architecture" in config:
         _require(config, "architecture", dict, path)
         shape = config.get("input_shape")
-        if shape not in [list(s) for s in INPUT_SHAPES.values()]:
-            raise CheckpointError(f"{path}: 'input_shape' must be [784] or [1, 28, 28], got "
-                                  f"{str(shape)[:40]}")
+        if image_side(shape) is None:
+            raise CheckpointError(f"{path}: 'input_shape' must be [784] or [1, 28, 28] "
+                                  f"(MNIST), or [S*S] or [1, S, S] for S up to {MAX_SIDE}, "
+                                  f"got {str(shape)[:40]}")
     if "model" in config or "architecture" not in config:
         spec = _require(config, "model", dict, path)
         if not isinstance(spec.get("name"), str):
@@ -160,7 +165,35 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     classes = _require(config, "classes", list, path)
     if not classes or not all(isinstance(c, str) for c in classes):
         raise CheckpointError(f"{path}: 'classes' must be a non-empty list of names")
+    if "dataset_facts" in config:
+        spec = run_dataset_spec(config, path)
+        if list(spec.classes) != classes:
+            raise CheckpointError(f"{path}: 'classes' are not those of 'dataset_facts'")
     return config
+
+
+MAX_SOURCES = 64   # layers of one's own a run may name
+
+
+def _printable(text: Any, limit: int = 80) -> str:
+    """A string read from a run, shown escaped (no control characters) and cut."""
+    return brief(str(text).encode("unicode_escape").decode("ascii"), limit)
+
+
+def layer_sources(config: dict[str, Any]) -> dict[str, str]:
+    """For each layer of one's own a run's config.json names ("layers": {name: {"module",
+    "file"}}, written by ``save_run``), where it came from: its file, else its module. Strings
+    are escaped and cut; anything malformed is ignored (the layer is then reported unknown)."""
+    entries = config.get("layers")
+    if not isinstance(entries, dict):
+        return {}
+    out = {}
+    for name, entry in list(entries.items())[:MAX_SOURCES]:
+        if isinstance(name, str) and isinstance(entry, dict):
+            where = entry.get("file") or entry.get("module")
+            if isinstance(where, str) and where:
+                out[name] = _printable(where)
+    return out
 
 
 def _build(config: dict[str, Any]) -> Module:
@@ -172,7 +205,7 @@ def _build(config: dict[str, Any]) -> Module:
         arch = architecture_of(spec)
         shape = input_shape(spec)
     else:
-        arch = validate(config["architecture"])
+        arch = validate(config["architecture"], sources=layer_sources(config))
         spec = config.get("model", {"name": CUSTOM})
         if spec.get("name") != CUSTOM and architecture_of(spec) != arch:
             raise CheckpointError(f"'architecture' does not match the model {brief(spec, 80)} "

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import CheckpointError, ConfigError
 from ..models import build_model, get_entry, resolve_spec
+from ..models.checks import DATA_KEYS
 from ..optim.scheduler_base import MAX_LR
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -121,6 +122,7 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     spec = dict(given["spec"]) if isinstance(given.get("spec"), dict) else {"name": config["model"]}
     if config["hidden"] is not None:
         spec["hidden"] = config["hidden"]
+    _fit_to_dataset(config, spec)
     config["spec"] = resolve_spec(spec)
     build_model(config["spec"], rng=0)  # check the settings' values now, before any data
     config["model"] = config["spec"]["name"]
@@ -140,11 +142,45 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"--{key} must be true or false, got {config[key]!r}")
     if config["patience"] and config["val_split"] == 0:
         raise ConfigError("--patience needs a validation set: set --val-split above 0")
-    if not isinstance(config["dataset"], str):
-        raise ConfigError(f"--dataset must be a name, got {config['dataset']!r}")
     if config["data_dir"] is not None:
         config["data_dir"] = os.fspath(config["data_dir"])
     return config
+
+
+def _fit_to_dataset(config: dict[str, Any], spec: dict[str, Any]) -> None:
+    """Check ``config["dataset"]`` (a name, or a folder: then made absolute, and replaced by
+    ``data_dir`` if that is given) and give the model
+    ``spec`` the dataset's number of classes and image size (``models.checks.DATA_KEYS``),
+    left out where they are MNIST's so that MNIST specs stay as they always were."""
+    from ..data.folder import dataset_spec, is_folder_name
+
+    name = config["dataset"]
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"--dataset must be a name or a folder, got {name!r}")
+    if is_folder_name(name):     # --data-dir, if given, is where the folder is now (resume)
+        name = os.fspath(config["data_dir"]) if config["data_dir"] is not None else name
+        name = config["dataset"] = str(Path(name).expanduser().resolve())
+        config["data_dir"] = None
+    facts = dataset_spec(name).input_facts
+    for key, value in facts.items():
+        if value == DATA_KEYS[key]:
+            spec.pop(key, None)
+        else:
+            spec[key] = value
+
+
+def dataset_record(dataset: str) -> dict[str, Any]:
+    """What config.json records of a resolved ``dataset`` beyond its name: nothing for a
+    built-in one; for a folder, its name as ``dataset``, the folder as ``data_dir`` and its
+    facts (``data/facts.py``: classes, size, counts, mean/std, style, sha256) as
+    ``dataset_facts``, so the run is used without the folder and verifies it when read."""
+    from ..data.facts import spec_to_facts
+    from ..data.folder import dataset_spec, is_folder_name
+
+    if not is_folder_name(dataset):
+        return {}
+    spec = dataset_spec(dataset)
+    return {"dataset": spec.name, "data_dir": dataset, "dataset_facts": spec_to_facts(spec)}
 
 
 def flat_from_run_config(run_config: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +190,10 @@ def flat_from_run_config(run_config: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(hyper, dict) or not isinstance(spec, dict):
         raise CheckpointError("needs 'hyperparameters' and 'model' objects")
     flat = {k: hyper[k] for k in HYPERPARAMETERS if k in hyper}
-    flat.update(spec=dict(spec), dataset=run_config.get("dataset"), seed=run_config.get("seed"))
+    dataset = run_config.get("dataset")
+    if "dataset_facts" in run_config:        # trained on a folder: train on it again
+        dataset = run_config.get("data_dir")
+    flat.update(spec=dict(spec), dataset=dataset, seed=run_config.get("seed"))
     return flat
 
 
@@ -187,5 +226,5 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = ["BASE_DEFAULTS", "HYPERPARAMETERS", "MODEL_TRAIN_DEFAULTS", "OPTIMIZERS",
-           "OPTIMIZER_DEFAULTS", "SCHEDULERS", "defaults_for", "flat_from_run_config",
-           "read_config_file", "resolve_config"]
+           "OPTIMIZER_DEFAULTS", "SCHEDULERS", "dataset_record", "defaults_for",
+           "flat_from_run_config", "read_config_file", "resolve_config"]

@@ -91,7 +91,7 @@ def validation_set(run: Any, data_dir: str | None = None) -> Any:
             or not 0 < frac < 1 or not (limit is None or isinstance(limit, int))):
         raise ConfigError(f"{run.run_dir}: no validation split to draw again (it needs a seed and "
                           f"a val_split > 0 from `barenet train`); use --split test or train")
-    train = load_dataset(run.dataset, "train", data_dir=data_dir)
+    train = load_dataset(run.dataset_spec, "train", data_dir=data_dir)
     images, labels = train.images[:limit], train.labels[:limit]
     _, val_idx = run_split(len(labels), seed, frac)
     return dataclasses.replace(train, split="val", images=images[val_idx],

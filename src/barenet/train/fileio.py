@@ -151,7 +151,8 @@ class NpzArchive:
             raise self._fail(f"{record[4]:,} arrays, more than the limit of {MAX_NPZ_MEMBERS:,}")
         try:
             return zipfile.ZipFile(self._fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError,
+                NotImplementedError) as exc:   # e.g. "zip file version 6.4"
             raise self._fail(f"corrupt .npz archive ({brief(exc, 120)})") from None
 
     def _scan(self) -> dict[str, Member]:
@@ -232,7 +233,7 @@ class NpzArchive:
                     pos += len(chunk)
                 fp.read(1)  # at the member's end: zipfile checks its CRC
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError,
-                zlib.error) as exc:
+                NotImplementedError, zlib.error) as exc:   # e.g. "zip file version 6.4"
             raise self._fail(f"array {brief(m.name, 60)!r} is corrupt "
                              f"({brief(exc, 120)})") from None
         return arr.T if m.fortran_order else arr

@@ -8,11 +8,12 @@ inputs Linear and Flatten hold), the work arrays a convolution keeps between ste
 matrix, and one output row of the column gradient of every convolution but the first, which is
 made a block of rows at a time), and the largest set of arrays alive at once inside one layer's
 forward or backward. ``training_bytes`` scales that by the batch size and adds the block of
-column gradients (``step_fixed_bytes``), the parameters with their gradients, optimizer state, best-weights copy and checkpoint buffers, the dataset,
-and the evaluation batches. ``check_memory`` compares it with ``available_memory`` (MemAvailable
-in /proc/meminfo, or the cgroup's limit less its usage, whichever is smaller) and refuses, in
-one line, a batch size that will not fit, naming one that does. tests/train/test_memory.py holds
-the estimate against what NumPy really allocates.
+column gradients (``step_fixed_bytes``), the parameters with their gradients, optimizer state,
+best-weights copy and checkpoint buffers, the dataset (its counts and image size read from its
+``DatasetSpec``), and the evaluation batches. ``check_memory`` compares it with
+``available_memory`` (MemAvailable in /proc/meminfo, or the cgroup's limit less its usage,
+whichever is smaller) and refuses, in one line, a batch size that will not fit, naming one
+that does. tests/train/test_memory.py holds the estimate against what NumPy really allocates.
 """
 from __future__ import annotations
 
@@ -21,13 +22,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError
-from ..nn.architecture import leaves
-from ..nn.architecture_shapes import SEQUENCE_LAYERS, _sequence_shape
-from ..nn.kernels.conv2d import DCOLS_BLOCK_BYTES
+from ..nn.layer_record import FLOAT
+from ..nn.step_memory import eval_bytes_per_sample, step_bytes_per_sample, step_fixed_bytes
 
-FLOAT = 4                      # bytes of a float32
-TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000   # both datasets' sizes (checked by checksum)
-PIXELS = 28 * 28
 EVAL_BATCH = 1000              # evaluate.py's batch
 UNLIMITED = 1 << 60            # a cgroup "limit" at least this large means none
 MAX_READ = 1 << 16             # bytes read from any /proc or /sys file
@@ -36,140 +33,15 @@ MAX_READ = 1 << 16             # bytes read from any /proc or /sys file
 #: checkpoint's state_dict copies and .npz buffers; plus, per optimizer, its state arrays.
 PARAM_COPIES = 7
 OPTIMIZER_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
-#: Arrays of (T, hidden) a recurrent layer keeps per direction and layer for backpropagation
-#: through time (inputs, gates, states, their nonlinearities), measured with tracemalloc.
-RECURRENT_ARRAYS = {"RNN": 1.5, "GRU": 7.5, "LSTM": 10.5}
 
 
-def _conv_sizes(shape: tuple[int, ...], a: dict[str, Any]) -> tuple[int, int, int]:
-    """(padded input values, output positions Ho*Wo, window size C*kH*kW) of a conv/pool."""
-    c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = a["kernel_size"], a["stride"], a["padding"]
-    hp, wp = h + 2 * ph, w + 2 * pw
-    positions = ((hp - kh) // sh + 1) * ((wp - kw) // sw + 1)
-    return c * hp * wp, positions, c * kh * kw
+def dataset_counts(dataset: Any) -> tuple[int, int, int]:
+    """(training images, test images, pixels per image) of ``dataset`` (a name, a folder or a
+    DatasetSpec), from its spec: (60000, 10000, 784) for MNIST."""
+    from ..data.folder import dataset_spec
 
-
-def _out_shape(t: str, a: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
-    if t == "Linear":
-        return (a["out_features"],)
-    if t in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-        c, h, w = shape
-        (kh, kw), (sh, sw), (ph, pw) = a["kernel_size"], a["stride"], a["padding"]
-        return (a.get("out_channels", c), (h + 2 * ph - kh) // sh + 1,
-                (w + 2 * pw - kw) // sw + 1)
-    if t == "Flatten":
-        full = (1, *shape)
-        nd = len(full)
-        s, e = [d + nd if d < 0 else d for d in (a["start_dim"], a["end_dim"])]
-        return (full[:s] + (math.prod(full[s:e + 1]),) + full[e + 1:])[1:]
-    if t in SEQUENCE_LAYERS:
-        return _sequence_shape(t, a, shape)[1]
-    return shape
-
-
-def _sequence_cache(t: str, a: dict[str, Any], shape: tuple[int, ...],
-                    out: tuple[int, ...]) -> int:
-    """Values per sample that a layer of sequences keeps from forward to backward."""
-    if t in RECURRENT_ARRAYS:
-        steps, directions = shape[0], 1 + a["bidirectional"]
-        return int(RECURRENT_ARRAYS[t] * steps * a["hidden_size"] * directions * a["num_layers"])
-    if t in ("MultiheadAttention", "TransformerEncoderLayer"):
-        steps, e = shape
-        heads = a.get("num_heads", a.get("nhead"))
-        attention = 9 * steps * e // 2 + 3 * heads * steps * steps
-        if t == "MultiheadAttention":
-            return attention
-        return attention + 3 * steps * e + 3 * steps * a["dim_feedforward"]
-    if t == "PatchEmbedding":
-        return math.prod(shape) + math.prod(out)
-    return math.prod(shape)          # LayerNorm, Embedding, SelectStep, MeanOverTime
-
-
-def _layer_bytes(t: str, a: dict[str, Any], shape: tuple[int, ...], out: tuple[int, ...],
-                 first: bool) -> tuple[int, int, int, bool]:
-    """Per sample, in bytes: (cache kept from forward to the next step, work arrays kept,
-    the most alive at once inside its forward or backward, whether it keeps its input)."""
-    n_in, n_out = math.prod(shape), math.prod(out)
-    x, y = FLOAT * n_in, FLOAT * n_out
-    if t == "Linear":
-        return 0, 0, max(y, y + (0 if first else x)), True
-    if t in ("ReLU", "LeakyReLU"):
-        extra = x if t == "LeakyReLU" else 0
-        return n_in, 0, n_in + y + extra + y, False
-    if t in ("Sigmoid", "Tanh", "Softmax"):
-        return y, 0, 3 * y, False
-    if t == "Dropout":
-        return x, 0, 2 * x + n_in + y, False
-    if t.startswith("BatchNorm"):
-        return x, 0, 4 * x, False
-    if t == "Conv2d":
-        padded, positions, k = _conv_sizes(shape, a)
-        cols = FLOAT * (k + 1) * positions
-        # dL/dcols is made a block of output rows at a time (kernels/conv2d.py): a fixed
-        # number of bytes, of which one output row grows with the batch
-        dcols = 0 if first else FLOAT * k * (positions // out[1])
-        forward = FLOAT * padded + y
-        backward = 2 * y + (0 if first else 2 * FLOAT * padded + x)
-        return 0, cols + dcols, max(forward, backward), False
-    if t == "MaxPool2d":
-        padded, positions, k = _conv_sizes(shape, a)
-        masks = n_in // 2 + n_out
-        return masks, 0, FLOAT * padded + 2 * y + x, False
-    if t == "AvgPool2d":
-        padded, _, _ = _conv_sizes(shape, a)
-        return 0, 0, FLOAT * padded + 2 * y + x, False
-    if t == "Flatten":
-        return 0, 0, 2 * y, True
-    if t == "GELU":
-        return 2 * x, 0, 4 * x, False
-    if t in SEQUENCE_LAYERS:
-        cache = FLOAT * _sequence_cache(t, a, shape, out)
-        return cache, 0, x + y, False
-    return 0, 0, y, False   # Identity
-
-
-def step_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[int]) -> int:
-    """Bytes one more sample in the batch costs a training step (forward, loss, backward)
-    of a validated ``architecture`` taking ``input_shape`` per sample; the input batch itself
-    is not counted."""
-    shape = tuple(input_shape)
-    kept = work = peak = 0
-    layers = list(leaves(architecture))
-    for i, (_, d) in enumerate(layers):
-        t, a = d["type"], d["args"]
-        out = _out_shape(t, a, shape)
-        cache, ws, moment, keeps_input = _layer_bytes(t, a, shape, out, first=i == 0)
-        kept += cache + (FLOAT * math.prod(shape) if keeps_input and i > 0 else 0)
-        work += ws
-        peak = max(peak, moment + cache)   # the new cache exists beside the old one a moment
-        shape = out
-    logits = FLOAT * math.prod(shape)
-    return kept + work + peak + 4 * logits   # logits, softmax, its gradient, argmax
-
-
-def step_fixed_bytes(architecture: dict[str, Any]) -> int:
-    """Bytes of a training step that do not grow with the batch: the block of dL/dcols that
-    every convolution but a first layer's makes at a time (at most ``DCOLS_BLOCK_BYTES``)."""
-    types = [d["type"] for _, d in leaves(architecture)]
-    return DCOLS_BLOCK_BYTES * sum(t == "Conv2d" for t in types[1:])
-
-
-def eval_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[int]) -> int:
-    """Bytes one more sample costs a forward pass in eval mode (conv work arrays are fresh
-    each batch, nothing is kept for backward)."""
-    shape = tuple(input_shape)
-    peak = 0
-    for _, d in leaves(architecture):
-        t, a = d["type"], d["args"]
-        out = _out_shape(t, a, shape)
-        moment = FLOAT * (math.prod(shape) + math.prod(out))
-        if t in ("Conv2d", "MaxPool2d", "AvgPool2d"):
-            padded, positions, k = _conv_sizes(shape, a)
-            moment += FLOAT * padded + (FLOAT * (k + 1) * positions if t == "Conv2d" else 0)
-        peak = max(peak, moment)
-        shape = out
-    return peak
+    spec = dataset_spec(dataset)
+    return spec.train_count, spec.test_count, spec.channels * math.prod(spec.image_size)
 
 
 def _budget(cfg: dict[str, Any]) -> tuple[int, int, int]:
@@ -178,16 +50,17 @@ def _budget(cfg: dict[str, Any]) -> tuple[int, int, int]:
     from ..models import architecture_of, build_model, input_shape
 
     arch, shape = architecture_of(cfg["spec"]), input_shape(cfg["spec"])
-    n_train = min(cfg.get("limit_train") or TRAIN_IMAGES, TRAIN_IMAGES)
-    n_test = min(cfg.get("limit_test") or TEST_IMAGES, TEST_IMAGES)
+    total_train, total_test, pixels = dataset_counts(cfg.get("dataset", "mnist"))
+    n_train = min(cfg.get("limit_train") or total_train, total_train)
+    n_test = min(cfg.get("limit_test") or total_test, total_test)
     n_params = sum(p.data.size for p in build_model(cfg["spec"], rng=0).parameters())
     copies = PARAM_COPIES + 3 * OPTIMIZER_STATE.get(cfg.get("optimizer", "adam"), 2)
     fixed = FLOAT * n_params * (1 + copies)
-    data = 2 * PIXELS * (TRAIN_IMAGES + TEST_IMAGES)      # the images, and their decoding
+    data = 2 * pixels * (total_train + total_test)      # the images, and their decoding
     evaluation = min(EVAL_BATCH, max(n_test, n_train)) * (
-        eval_bytes_per_sample(arch, shape) + PIXELS * (1 + FLOAT))
-    per_input = PIXELS * (2 + 2 * FLOAT) if cfg.get("augment") else PIXELS * (1 + FLOAT)
-    return (fixed + data + evaluation + step_fixed_bytes(arch),
+        eval_bytes_per_sample(arch, shape) + pixels * (1 + FLOAT))
+    per_input = pixels * (2 + 2 * FLOAT) if cfg.get("augment") else pixels * (1 + FLOAT)
+    return (fixed + data + evaluation + step_fixed_bytes(arch, shape),
             step_bytes_per_sample(arch, shape) + per_input, n_train)
 
 
@@ -274,5 +147,5 @@ def check_memory(cfg: dict[str, Any]) -> None:
                       f"--batch-size {suggest} or less")
 
 
-__all__ = ["available_memory", "check_memory", "eval_bytes_per_sample", "step_bytes_per_sample",
-           "training_bytes"]
+__all__ = ["available_memory", "check_memory", "dataset_counts", "eval_bytes_per_sample",
+           "step_bytes_per_sample", "training_bytes"]

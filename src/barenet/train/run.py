@@ -5,13 +5,16 @@ and format version of a run directory live here too, so writers and readers agre
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..data.facts import MAX_SIDE, spec_from_facts
+from ..data.specs import SPECS, DatasetSpec
 from ..data.transforms import Normalize
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DataError
 from ..models import input_shape
 from ..nn.functional import softmax
 from ..nn.module import Module
@@ -24,13 +27,47 @@ EVAL_BATCH = 1000
 CUSTOM = "custom"
 
 
+def image_side(shape: Any) -> int | None:
+    """S for an input shape [S*S] or [1, S, S] (1 <= S <= MAX_SIDE), else None."""
+    if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        return None
+    if len(shape) == 3 and shape[0] == 1 and shape[1] == shape[2] and 1 <= shape[1] <= MAX_SIDE:
+        return shape[1]
+    if len(shape) == 1 and 1 <= shape[0] <= MAX_SIDE ** 2:
+        side = math.isqrt(shape[0])
+        return side if side * side == shape[0] else None
+    return None
+
+
+def run_dataset_spec(config: dict[str, Any], where: Any, image_size: int = 28) -> DatasetSpec:
+    """The facts of a run's dataset: its recorded ``dataset_facts`` (a folder's; checked,
+    CheckpointError naming ``where``), else the built-in spec of its ``dataset`` name, else
+    (a dataset this barenet does not know) a spec with the run's classes and ``image_size``
+    and no files, so the run still predicts but has no data to read."""
+    if "dataset_facts" in config:
+        try:
+            return spec_from_facts(config["dataset_facts"], f"{where}: 'dataset_facts'")
+        except DataError as exc:
+            raise CheckpointError(str(exc)) from None
+    name = str(config.get("dataset", ""))
+    known = SPECS.get(name.strip().lower().replace("_", "-"))
+    if known is not None:
+        return known
+    return DatasetSpec(name=name, classes=tuple(str(c) for c in config.get("classes", ())),
+                       mean=0.0, std=1.0, sha256={}, md5={}, mirrors=(),
+                       image_size=(image_size, image_size))
+
+
 class Run:
     """A trained model loaded from a run directory, ready for inference.
 
     Attributes: ``model`` (eval mode, float32), ``config`` (dict), ``normalize`` (Normalize),
     ``classes`` (list[str]), ``dataset`` (name), ``spec`` (the preset's spec, or
     ``{"name": "custom"}``), ``name`` (the preset's name or "custom"), ``input_shape`` (per
-    sample: (784,) or (1, 28, 28)), ``input_kind`` ("flat"/"image"), ``run_dir`` (Path).
+    sample: (784,) or (1, 28, 28) for MNIST), ``input_kind`` ("flat"/"image"), ``run_dir``
+    (Path), ``image_size`` (the side S of the (S, S) images it takes) and ``dataset_spec``
+    (the facts of its dataset: ``run_dataset_spec``).
     """
 
     def __init__(self, run_dir: Path, config: dict[str, Any], model: Module,
@@ -48,32 +85,37 @@ class Run:
         self.input_kind = "flat" if len(self.input_shape) == 1 else "image"
         self.classes: list[str] = list(config["classes"])
         self.dataset: str = config["dataset"]
+        self.image_size: int = image_side(list(self.input_shape)) or 28
+        self.dataset_spec: DatasetSpec = run_dataset_spec(config, run_dir / CONFIG,
+                                                          self.image_size)
 
     def preprocess(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images (B, 28, 28) or one (28, 28) -> the model's float32 input, (B, 784)
-        or (B, 1, 28, 28)."""
+        """uint8 images (B, S, S) or one (S, S), S = ``image_size`` (28 for MNIST) -> the
+        model's float32 input, (B, S*S) or (B, 1, S, S)."""
         x = np.asarray(images)
         if x.dtype != np.uint8:
             raise ValueError(f"expected uint8 pixel images, got dtype {x.dtype}")
-        if x.shape == (28, 28):
+        side = (self.image_size, self.image_size)
+        if x.shape == side:
             x = x[None]
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise ValueError(f"expected images of shape (B, 28, 28), got {x.shape}")
+        if x.ndim != 3 or x.shape[1:] != side:
+            raise ValueError(f"expected images of shape (B, {side[0]}, {side[1]}), "
+                             f"got {x.shape}")
         return self.normalize(x)
 
     def logits(self, images: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
-        """float32 logits (B, 10) for uint8 images (B, 28, 28), computed in batches."""
+        """float32 logits (B, K) for uint8 images (B, S, S), computed in batches."""
         x = self.preprocess(images)
         self.model.eval()
         out = [self.model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """float32 class probabilities (B, 10) for uint8 images (B, 28, 28)."""
+        """float32 class probabilities (B, K) for uint8 images (B, S, S)."""
         return softmax(self.logits(images), axis=1).astype(np.float32, copy=False)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """int64 predicted classes (B,) for uint8 images (B, 28, 28)."""
+        """int64 predicted classes (B,) for uint8 images (B, S, S)."""
         return self.logits(images).argmax(axis=1).astype(np.int64)
 
     def data_dir(self, given: str | None = None, dataset: str | None = None) -> str | None:

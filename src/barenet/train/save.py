@@ -20,14 +20,14 @@ from ..atomic import atomic_save_npz, atomic_write_json, jsonable
 from ..data.specs import get_spec
 from ..data.transforms import Normalize
 from ..errors import ConfigError
-from ..nn.architecture import ArchitectureError, describe, validate
+from ..nn.architecture import ArchitectureError, describe, user_layers, validate
 from ..nn.architecture_shapes import infer_input_shape, output_shape
 from ..nn.module import Module
 from .run import CONFIG, CUSTOM, FORMAT_VERSION, WEIGHTS
 
 #: Keys of config.json that ``save_run`` writes itself (``extra`` may not replace them).
 RESERVED = ("format_version", "barenet_version", "model", "architecture", "input_shape",
-            "dataset", "preprocessing", "classes")
+            "dataset", "preprocessing", "classes", "layers")
 
 
 def save_run(run_dir: str | os.PathLike, model: Module, dataset: str = "mnist",
@@ -36,13 +36,15 @@ def save_run(run_dir: str | os.PathLike, model: Module, dataset: str = "mnist",
     """Save a model of your own as a run directory: config.json (its architecture as JSON,
     the input it takes, the dataset's normalisation and class names) and weights.npz.
 
-    ``model``: any (nested) Sequential of barenet's built-in layers. ``input_shape``: per
+    ``model``: any (nested) Sequential of registered layers: barenet's own and yours
+    (``nn.register_layer``; config.json then names the module and file each of yours came
+    from, and commands load it with ``--layers FILE.py``). ``input_shape``: per
     sample, (784,) or (1, 28, 28); by default read from the first layers (a Linear takes
     (784,); a Conv2d, Flatten or pooling (1, 28, 28)). ``classes``: default the dataset's.
     ``extra``: more JSON-able keys for config.json (e.g. ``{"test_accuracy": 0.98}``).
     ``run_dir`` must be absent or empty unless ``overwrite``. Weights are stored as float32.
     ``load_run``, ``barenet evaluate``, ``predict`` and ``serve`` then use it. Raises
-    ConfigError, in one line, for a layer that is not built in or anything that does not fit.
+    ConfigError, in one line, for a layer that is not registered or anything that does not fit.
     """
     from .. import __version__
 
@@ -65,6 +67,9 @@ def save_run(run_dir: str | os.PathLike, model: Module, dataset: str = "mnist",
               "model": {"name": CUSTOM}, "architecture": arch, "input_shape": list(shape),
               "dataset": spec.name, "preprocessing": normalize.to_dict(), "classes": names,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    own = user_layers(model)
+    if own:   # where each layer of your own came from, for the message when it is missing
+        config["layers"] = own
     config.update(_extra(extra))
     weights = {k: v.astype(np.float32) if v.dtype.kind == "f" else v
                for k, v in model.state_dict().items()}

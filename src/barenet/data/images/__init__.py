@@ -15,8 +15,8 @@ went from 21 s and 1.25 GB to 2 s and 100 MB (most of it Python and NumPy starti
 """
 from __future__ import annotations
 
-from .mnist_style import shrink, to_mnist
+from .mnist_style import shrink, to_mnist, to_style
 from .reading import DEFAULT_MAX_PIXELS, FORMATS, WORK_SIDE, from_bytes, load_image
 
 __all__ = ["DEFAULT_MAX_PIXELS", "FORMATS", "WORK_SIDE", "from_bytes", "load_image", "shrink",
-           "to_mnist"]
+           "to_mnist", "to_style"]

@@ -15,7 +15,8 @@ _MIN_CONTRAST = 0.1  # ink must differ from the background by this much (0..1) t
 _LEVEL = 0.2     # after normalising, values below this fraction of the ink are background
 
 
-def to_mnist(gray: np.ndarray, fit: int = _FIT, by_mass: bool = True) -> np.ndarray:
+def to_mnist(gray: np.ndarray, fit: int = _FIT, by_mass: bool = True,
+             size: int = _SIZE) -> np.ndarray:
     """Make a gray picture look like an MNIST digit: uint8 (28, 28), light ink on black.
 
     Steps: reduce a picture longer than ``WORK_SIDE`` (``shrink``); invert when the background
@@ -25,9 +26,10 @@ def to_mnist(gray: np.ndarray, fit: int = _FIT, by_mass: bool = True) -> np.ndar
     aspect ratio (antialiased); paste into 28x28 so the centre of mass is at (14, 14)
     (``by_mass=False``: centre the box instead, the way Fashion-MNIST was made, with
     ``fit=28``). Raises ImageError("... no ink") when nothing stands out from the background.
+    ``size``: the side of the output, (size, size), centred at (size/2, size/2) (default 28).
     """
-    if not 1 <= fit <= _SIZE:
-        raise ValueError(f"to_mnist: fit must be in 1..{_SIZE}, got {fit}")
+    if not 1 <= fit <= size:
+        raise ValueError(f"to_mnist: fit must be in 1..{size}, got {fit}")
     g = np.asarray(gray)
     if g.ndim != 2 or g.size == 0:
         raise ImageError(f"picture: expected a 2-D gray array, got shape {g.shape}")
@@ -53,7 +55,19 @@ def to_mnist(gray: np.ndarray, fit: int = _FIT, by_mass: bool = True) -> np.ndar
     if patch.max() <= 0:
         raise ImageError(f"picture: no ink left after scaling to {fit}x{fit}")
     patch /= patch.max()
-    return _place(patch, by_mass)
+    return _place(patch, by_mass, size)
+
+
+def to_style(gray: np.ndarray, style: str = "digit", size: int = _SIZE) -> np.ndarray:
+    """A gray picture made to look like a dataset's images, uint8 (size, size), light on black:
+    ``style`` "digit" as MNIST (ink fitted into 20/28 of the side, centred by mass) or
+    "clothing" as Fashion-MNIST (filling the frame, its box centred). At size 28, "digit" is
+    ``to_mnist(gray)`` and "clothing" ``to_mnist(gray, fit=28, by_mass=False)``."""
+    if style == "clothing":
+        return to_mnist(gray, fit=size, by_mass=False, size=size)
+    if style != "digit":
+        raise ValueError(f"to_style: style must be 'digit' or 'clothing', got {style!r}")
+    return to_mnist(gray, fit=max(1, round(_FIT * size / _SIZE)), size=size)
 
 
 def shrink(a: np.ndarray, side: int) -> np.ndarray:
@@ -145,18 +159,20 @@ def _resize(ink: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
 
 
-def _place(patch: np.ndarray, by_mass: bool) -> np.ndarray:
-    """Paste (h, w) <= (28, 28) into a black 28x28 so its centre of mass lands at (14, 14)
-    (or, without ``by_mass``, so the box is centred), staying inside the frame."""
+def _place(patch: np.ndarray, by_mass: bool, size: int = _SIZE) -> np.ndarray:
+    """Paste (h, w) <= (size, size) into a black size x size so its centre of mass lands at
+    (size/2, size/2), (14, 14) for 28 (or, without ``by_mass``, so the box is centred),
+    staying inside the frame."""
     h, w = patch.shape
+    centre = size / 2
     if by_mass:
         mass = float(patch.sum())
         cy = float((patch.sum(axis=1) * np.arange(h)).sum()) / mass
         cx = float((patch.sum(axis=0) * np.arange(w)).sum()) / mass
     else:
         cy, cx = (h - 1) / 2 + 0.5, (w - 1) / 2 + 0.5  # box centre on the 28x28 centre line
-    top = int(np.clip(np.round(_CENTRE - cy), 0, _SIZE - h))
-    left = int(np.clip(np.round(_CENTRE - cx), 0, _SIZE - w))
-    out = np.zeros((_SIZE, _SIZE), dtype=np.float32)
+    top = int(np.clip(np.round(centre - cy), 0, size - h))
+    left = int(np.clip(np.round(centre - cx), 0, size - w))
+    out = np.zeros((size, size), dtype=np.float32)
     out[top:top + h, left:left + w] = patch
     return np.round(out * 255.0).astype(np.uint8)

@@ -1,0 +1,284 @@
+"""A layer describes itself, beside its maths: what ``Module`` inherits from ``LayerRecord``.
+
+Every layer answers four questions, asked of its *class* with a configuration (the JSON-able
+constructor arguments), so nothing is built to answer them:
+
+- ``get_config()`` / ``from_config(config, rng)``: the constructor arguments, PyTorch's names;
+  ``check_config(config)`` checks an untrusted one and fills in the defaults.
+- ``count_numbers(config)``: (parameters, buffer values) it allocates.
+- ``infer_shape(config, shape)``: the per-sample output shape for a per-sample input shape, or
+  ``ShapeMismatch`` saying what it expects.
+- ``step_memory(config, shape, out, first)``: the bytes per sample a training step costs
+  (``LayerMemory``).
+
+A built-in layer declares ``ARGS`` (``layer_args.Arg``) and writes the last three in a few lines
+from its maths. A user's layer declares nothing: its configuration is its constructor's
+arguments stored as attributes of the same names (scikit-learn's ``get_params`` convention),
+and the rest is *measured* by a probe: the layer built from its configuration, run forward and
+backward on batches of 16 and 48 random samples; output shape from the output, memory from what
+``tracemalloc`` sees NumPy allocate (the difference of the two batches, per sample).
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import tracemalloc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .layer_args import REQUIRED, Arg, check
+
+FLOAT = 4                    # bytes of a float32
+#: Constructor arguments that are not configuration: the weights' generator and their dtype.
+NOT_CONFIG = ("self", "rng", "dtype")
+PROBE_BATCHES = (16, 48)   # large enough that NumPy's small-array cache does not hide them
+
+
+class ShapeMismatch(ValueError):
+    """An input shape a layer cannot take; ``str(exc)`` says what it expects: ``(N, 784)``."""
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    """What one more sample costs a layer in a training step, in bytes.
+
+    ``cache``: kept from forward until backward; ``work``: work arrays kept between steps;
+    ``moment``: the most alive at once inside its forward or backward; ``keeps_input``: it
+    holds its input by reference until backward (counted unless it is the first layer);
+    ``eval_moment``: the most alive at once in an evaluation forward (None: input + output);
+    ``fixed``: bytes of a step that do not grow with the batch.
+    """
+
+    cache: int = 0
+    work: int = 0
+    moment: int = 0
+    keeps_input: bool = False
+    eval_moment: int | None = None
+    fixed: int = 0
+
+
+def values(shape: tuple[int, ...]) -> int:
+    """Numbers in one sample of ``shape``."""
+    return math.prod(shape)
+
+
+class LayerRecord:
+    """The self-description every Module has (see the module docstring). Defaults serve a
+    user's layer by reading its constructor and probing; built-in layers override them."""
+
+    #: Constructor arguments and how each is checked; None: read from the signature.
+    ARGS: ClassVar[dict[str, Arg] | None] = None
+    #: How ``serve`` groups the layer into blocks: "norm" (a normalisation: does not start a
+    #: block), "passthrough" (only moves numbers at inference), "selection" (picks part of a
+    #: sequence), or None (a layer with parameters starts a block; others join the block).
+    ROLE: ClassVar[str | None] = None
+    #: Whether the layer takes an input (and an upstream gradient) in any memory order
+    #: correctly: element-wise, or reducing only over the batch, or only multiplying matrices.
+    #: Otherwise it receives C-contiguous arrays (the layout rule, ``module.py``).
+    LAYOUT_AWARE: ClassVar[bool] = False
+    #: (configuration, per-sample input shape) of a small instance: what the tests generated
+    #: from the registry build and check (gradients, shapes, memory, save/load, parity).
+    EXAMPLE: ClassVar[tuple[dict[str, Any], tuple[int, ...]] | None] = None
+
+    # -- configuration ------------------------------------------------------------------------
+    @classmethod
+    def config_args(cls) -> dict[str, Arg]:
+        """The constructor arguments: ``ARGS``, or those of ``__init__``'s signature (with
+        their defaults; kind "json")."""
+        if cls.ARGS is not None:
+            return cls.ARGS
+        out = {}
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.name in NOT_CONFIG:
+                continue
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__ takes *{p.name}: a layer's "
+                                f"constructor must name each argument")
+            out[p.name] = Arg("json", REQUIRED if p.default is p.empty else p.default)
+        return out
+
+    def config_value(self, name: str) -> Any:
+        """The value of constructor argument ``name`` that built this layer: the attribute of
+        that name (a bool argument named like a parameter, e.g. ``bias``: whether it exists)."""
+        if name not in self.__dict__ and name not in getattr(self, "_parameters", {}):
+            raise AttributeError(
+                f"{type(self).__name__} does not store its constructor argument {name!r} as "
+                f"self.{name} (a layer's configuration is read from attributes named like its "
+                f"constructor arguments)")
+        value = getattr(self, name)
+        if self.config_args()[name].kind == "bool" and not isinstance(value, (bool, np.bool_)):
+            return value is not None
+        return value
+
+    def get_config(self) -> dict[str, Any]:
+        """The JSON-able constructor arguments that rebuild this layer (PyTorch's names)."""
+        out = {}
+        for name, arg in self.config_args().items():
+            value = self.config_value(name)
+            try:
+                out[name] = check(arg.kind, value)
+            except ValueError as exc:
+                text = repr(value)
+                raise ValueError(f"{name} {exc}, got {text[:37] + '...' if len(text) > 40 else text}"
+                                 ) from None
+        return out
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """An untrusted configuration checked, canonical, with defaults filled in; ValueError
+        naming the first wrong argument."""
+        spec = cls.config_args()
+        unknown = sorted(map(str, set(config) - set(spec)))
+        if unknown:
+            raise ValueError(f"unknown argument {unknown[0][:40]!r}, expected some of: "
+                             f"{', '.join(spec) or 'none'}")
+        out = {}
+        for name, arg in spec.items():
+            if name not in config and arg.default is REQUIRED:
+                raise ValueError(f"missing argument {name!r}")
+            value = config.get(name, arg.default)
+            if value is None and arg.default is None:
+                out[name] = None
+                continue
+            try:
+                out[name] = check(arg.kind, value)
+            except ValueError as exc:
+                text = repr(value)
+                raise ValueError(f"{name} {exc}, got {text[:37] + '...' if len(text) > 40 else text}"
+                                 ) from None
+        return out
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], rng: np.random.Generator | None = None) -> Any:
+        """The layer a checked configuration describes, weights drawn from ``rng`` if its
+        constructor takes one (lists become tuples)."""
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+        if "rng" in inspect.signature(cls.__init__).parameters:
+            kwargs["rng"] = rng
+        return cls(**kwargs)
+
+    @classmethod
+    def expected_input(cls, config: dict[str, Any], image_size: tuple[int, int]
+                       ) -> tuple[int, ...] | None | bool:
+        """The per-sample input this layer takes as a model's first layer that cares, for
+        images of ``image_size``: a shape, None (no opinion: ask the next layer) or False
+        (not an image: the input cannot be told)."""
+        return None
+
+    # -- what it costs ------------------------------------------------------------------------
+    @classmethod
+    def count_numbers(cls, config: dict[str, Any]) -> tuple[int, int]:
+        """(parameters, buffer values) the layer allocates; by default counted on one built."""
+        layer = cls.from_config(config, np.random.default_rng(0))
+        return (sum(int(p.data.size) for p in layer.parameters()),
+                sum(int(b.size) for b in layer.buffers()))
+
+    @classmethod
+    def infer_shape(cls, config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape for per-sample input ``shape``; by default measured by
+        running the layer on a batch of 16."""
+        return _probe_shape(cls, config, tuple(shape))
+
+    @classmethod
+    def step_memory(cls, config: dict[str, Any], shape: tuple[int, ...], out: tuple[int, ...],
+                    first: bool) -> LayerMemory:
+        """Bytes per sample of a training step (``LayerMemory``); by default measured with
+        tracemalloc on batches of 16 and 48 (``first`` does not change a measured layer)."""
+        return _probe(cls, config, tuple(shape)).memory
+
+
+@dataclass(frozen=True)
+class _Probed:
+    out: tuple[int, ...]
+    memory: LayerMemory
+
+
+_PROBES: dict[tuple[type, str, tuple[int, ...]], _Probed] = {}
+_SHAPES: dict[tuple[type, str, tuple[int, ...]], tuple[int, ...]] = {}
+
+
+def _arrays_bytes(layer: Any, skip: set[int]) -> tuple[int, set[int]]:
+    """Bytes of the ndarrays a layer and its sub-layers hold in attributes (not parameters or
+    buffers), and their ids."""
+    total, ids = 0, set()
+    for m in layer.modules():
+        for value in vars(m).values():
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for a in items:
+                while isinstance(a, np.ndarray) and isinstance(a.base, np.ndarray):
+                    a = a.base                       # a view: count the array it views
+                if isinstance(a, np.ndarray) and id(a) not in skip and id(a) not in ids:
+                    ids.add(id(a))
+                    total += a.nbytes
+    return total, ids
+
+
+def _build_probe(cls: type, config: dict[str, Any]) -> Any:
+    layer = cls.from_config(config, np.random.default_rng(0))
+    layer.train()
+    return layer
+
+
+def _forward(layer: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The layer's output on ``x``; ShapeMismatch when the forward refuses it."""
+    try:
+        y = layer.forward(x)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ShapeMismatch(f"an input its forward accepts (N, {', '.join(map(str, shape))}) "
+                            f"failed: {str(exc)[:120]}") from None
+    if not isinstance(y, np.ndarray) or y.ndim < 1 or y.shape[0] != x.shape[0]:
+        raise ShapeMismatch(f"an input its forward maps to (N, ...) arrays; it gave "
+                            f"{getattr(y, 'shape', type(y).__name__)}")
+    return y
+
+
+def _probe_shape(cls: type, config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
+    key = (cls, json.dumps(config, sort_keys=True), shape)
+    if key not in _SHAPES:
+        x = np.random.default_rng(0).standard_normal((PROBE_BATCHES[0], *shape))
+        y = _forward(_build_probe(cls, config), x.astype(np.float32), shape)
+        _SHAPES[key] = tuple(int(v) for v in y.shape[1:])
+    return _SHAPES[key]
+
+
+def _probe(cls: type, config: dict[str, Any], shape: tuple[int, ...]) -> _Probed:
+    key = (cls, json.dumps(config, sort_keys=True), shape)
+    if key in _PROBES:
+        return _PROBES[key]
+    layer = _build_probe(cls, config)
+    held = {id(p.data) for p in layer.parameters()} | {id(b) for b in layer.buffers()}
+    gen = np.random.default_rng(0)
+    found = []
+    for n in PROBE_BATCHES:
+        x = gen.standard_normal((n, *shape)).astype(np.float32)
+        tracemalloc.start()
+        try:
+            y = _forward(layer, x, shape)
+            cached, ids = _arrays_bytes(layer, held | {id(x)})
+            keeps_input = any(a is x for m in layer.modules() for v in vars(m).values()
+                              for a in (v if isinstance(v, (list, tuple)) else (v,)))
+            # The output is the next layer's to keep (counted there, if it keeps it), unless
+            # this layer holds it itself (then it is in ``cached``) or it views the input.
+            base = y
+            while isinstance(base.base, np.ndarray):
+                base = base.base
+            fresh = 0 if base is x or id(base) in ids else y.nbytes
+            layer.zero_grad()
+            layer.backward(np.ones_like(y))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        found.append((y.shape[1:], cached, peak - fresh, keeps_input))
+    (out, c2, p2, keeps), (_, c4, p4, _) = found
+    per = PROBE_BATCHES[1] - PROBE_BATCHES[0]
+    cache = max(0, (c4 - c2) // per)
+    # moment: what backward holds beside the caches (the upstream gradient, dL/dx, temporaries)
+    memory = LayerMemory(cache=cache, moment=max(0, (p4 - p2) // per - cache), keeps_input=keeps)
+    _PROBES[key] = result = _Probed(tuple(int(v) for v in out), memory)
+    return result
+
+
+__all__ = ["FLOAT", "LayerMemory", "LayerRecord", "ShapeMismatch", "values"]
