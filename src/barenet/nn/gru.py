@@ -29,6 +29,9 @@ class GRU(RNNBase):
         dr_pre = dn_pre v_n r (1 - r);  dh_{t-1} = dh z + [dr_pre, dz_pre, dn_pre r] W_hh.
     """
 
+    #: What the rows of weight_ih_l0 compute, in order (serve names its weight tiles by them).
+    GATE_NAMES = ("reset gate", "update gate", "new state")
+
     #: A small configuration and per-sample input, for the tests generated from the registry.
     EXAMPLE = ({"input_size": 3, "hidden_size": 4}, (5, 3))
 

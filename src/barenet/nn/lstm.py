@@ -28,6 +28,9 @@ class LSTM(RNNBase):
         da = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)];  dh_{t-1} = da W_hh.
     """
 
+    #: What the rows of weight_ih_l0 compute, in order (serve names its weight tiles by them).
+    GATE_NAMES = ("input gate", "forget gate", "cell candidate", "output gate")
+
     #: A small configuration and per-sample input, for the tests generated from the registry.
     EXAMPLE = ({"input_size": 3, "hidden_size": 4}, (5, 3))
 

@@ -28,6 +28,9 @@ class PatchEmbedding(Module):
     d(class_token) = sum_n g[:, 0], d(pos) = sum_n g, dx = (g W) put back in place.
     """
 
+    #: How serve draws its first-layer weights: one image per feature over a patch.
+    WEIGHT_TILES = "patch"
+
     #: A small configuration and per-sample input, for the tests generated from the registry.
     EXAMPLE = ({"image_size": 8, "patch_size": 4, "in_channels": 1, "embed_dim": 6}, (1, 8, 8))
 

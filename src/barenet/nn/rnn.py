@@ -27,6 +27,9 @@ class RNN(RNNBase):
     and dW_ih = sum_t da_t^T x_t, dW_hh = sum_t da_t^T h_{t-1}, dx_t = da_t W_ih.
     """
 
+    #: What the rows of weight_ih_l0 compute, in order (serve names its weight tiles by them).
+    GATE_NAMES = ("hidden state",)
+
     #: A small configuration and per-sample input, for the tests generated from the registry.
     EXAMPLE = ({"input_size": 3, "hidden_size": 4}, (5, 3))
 

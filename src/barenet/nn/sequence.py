@@ -18,6 +18,8 @@ class SelectStep(Module):
     Backward: the gradient goes to that step; every other step gets 0.
     """
 
+    LAYOUT_AWARE = True          # it only picks a step
+
     #: A small configuration and per-sample input, for the tests generated from the registry.
     EXAMPLE = ({"index": -1}, (5, 3))
 

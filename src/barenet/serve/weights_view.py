@@ -2,18 +2,14 @@
 how they moved in a learning step: dense units, conv filters, patch filters, recurrent gates."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..nn.module import Module
-from ..nn.patch import PatchEmbedding
 
 MAX_UNITS = 64     # first-layer units / filters sent
 DIGITS = 4         # decimals kept in the JSON
-
-
-#: Names of a recurrent layer's gates, in the order of the rows of its ``weight_ih_l0``.
-GATES = {"LSTM": ["input gate", "forget gate", "cell candidate", "output gate"],
-         "GRU": ["reset gate", "update gate", "new state"], "RNN": ["hidden state"]}
 
 
 def first_weighted(chain: list[tuple[str, Module]] | None) -> tuple[str, Module, str] | None:
@@ -39,30 +35,32 @@ def first_layer_images(name: str, layer: Module, w: np.ndarray,
     """Weights ``w`` shaped like the layer's input weights (the weights themselves, or how they
     changed) as small images -> {"layer", "kind", "count", "shape" (n, h, w), "values"}:
 
-    - "dense": a Linear on 784 inputs, one 28x28 image per unit;
+    - "dense": a Linear on S*S inputs (a square picture's pixels), one S x S image per unit;
     - "conv": one kH x kW image per filter (averaged over input channels);
-    - "patch": a ``PatchEmbedding``, one p x p image per feature (averaged over channels): the
+    - "patch": a layer whose ``WEIGHT_TILES`` says so (``PatchEmbedding``), one p x p image per
+      feature (averaged over channels): the
       pattern each 7x7 patch is matched against;
-    - "recurrent": an RNN/LSTM/GRU's ``weight_ih_l0`` (gates * H, F), one image per gate
-      (``gates`` names them), a row per hidden unit, a column per input feature (the F
+    - "recurrent": a layer that names its gates (``GATE_NAMES``: RNN, LSTM, GRU), its
+      ``weight_ih_l0`` (gates * H, F), one image per gate (``gates`` names them), a row per hidden unit, a column per input feature (the F
       pixels of an image row); ``count`` is H. A bidirectional layer's ``input_weights``
       give the backward direction's gates after the forward ones, named "... (backward)".
 
     At most ``max_units`` units or filters; None for any other layer."""
-    kind, extra = type(layer).__name__, {}
-    if kind in GATES and w.ndim == 2 and w.shape[0] % len(GATES[kind]) == 0:
-        names = GATES[kind]
+    gates, extra = list(getattr(layer, "GATE_NAMES", ())), {}
+    side = math.isqrt(w.shape[1]) if w.ndim == 2 else 0
+    if gates and w.ndim == 2 and w.shape[0] % len(gates) == 0:   # the layer names its gates
+        names = gates
         if getattr(layer, "bidirectional", False):
             names = names + [f"{g} (backward)" for g in names]
         imgs = w.reshape(len(names), -1, w.shape[1])[:, :max_units]
         count, kind = w.shape[0] // len(names), "recurrent"
         extra = {"gates": names}
-    elif w.ndim == 2 and w.shape[1] == 784:
-        imgs, kind = w[:max_units].reshape(-1, 28, 28), "dense"
+    elif w.ndim == 2 and side * side == w.shape[1] and side > 1:   # a square picture's pixels
+        imgs, kind = w[:max_units].reshape(-1, side, side), "dense"
         count = w.shape[0]
     elif w.ndim == 4:
         imgs = w[:max_units].mean(axis=1)
-        kind, count = ("patch" if isinstance(layer, PatchEmbedding) else "conv"), w.shape[0]
+        kind, count = getattr(layer, "WEIGHT_TILES", None) or "conv", w.shape[0]
     else:
         return None
     shown = imgs.astype(np.float64)
