@@ -160,3 +160,13 @@ def test_image_models_fit_the_folder(folder, tmp_path, capsys):
     run = load_run(out)
     assert run.input_shape == (1, 16, 16)
     assert run.predict_proba(np.zeros((2, 16, 16), np.uint8)).shape == (2, 26)
+
+
+def test_attack_and_explain_work_on_its_image_size(run_dir, capsys):
+    """FGSM and input gradients on the folder's own (not 28x28) pictures."""
+    assert main(["attack", str(run_dir), "--limit", "20", "--eps", "0,0.1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["n"] == 20 and len(report["accuracy"]) == 2
+    assert main(["explain", str(run_dir), "--index", "0", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc[0]["label"] in json.loads((run_dir / "config.json").read_text())["classes"]

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     for run_ in runs:
         key = (run_.dataset, run_.data_dir(args.data_dir))
         if key not in test_sets:
-            test_sets[key] = load_dataset(key[0], "test", data_dir=key[1])
+            test_sets[key] = load_dataset(run_.dataset_spec, "test", data_dir=key[1])
         test = test_sets[key]
         n = min(args.limit, len(test.labels))
         results.append(attack_run(run_, test.images[:n], test.labels[:n], eps,

@@ -39,22 +39,23 @@ def check_eps(values: Sequence[float]) -> list[float]:
 
 def attack_run(run: Any, images: np.ndarray, labels: np.ndarray, eps: Sequence[float],
                keep: int = 0, batch_size: int = ATTACK_BATCH) -> dict[str, Any]:
-    """FGSM on uint8 ``images`` (N, 28, 28) with true ``labels`` (N,) for a loaded ``Run``.
+    """FGSM on uint8 ``images`` (N, S, S) with true ``labels`` (N,) for a loaded ``Run``.
 
     Returns ``{"run", "eps", "accuracy", "n"}`` (accuracy: one float per eps) and, for the
-    first ``keep`` images, ``"examples"``: adversarial pixels float32 (E, keep, 28, 28),
+    first ``keep`` images, ``"examples"``: adversarial pixels float32 (E, keep, S, S),
     ``"example_probabilities"`` (E, keep, classes) and ``"example_labels"`` (keep,).
     """
     eps = check_eps(eps)
     images = np.asarray(images)
     labels = np.asarray(labels, dtype=np.int64)
     n, keep = len(labels), min(int(keep), len(labels))
-    if images.dtype != np.uint8 or images.shape != (n, 28, 28):
-        raise ValueError(f"expected uint8 images of shape ({n}, 28, 28), got {images.dtype} "
+    side = images.shape[-1] if images.ndim == 3 else 0
+    if images.dtype != np.uint8 or images.shape != (n, side, side) or side < 1:
+        raise ValueError(f"expected uint8 images of shape ({n}, S, S), got {images.dtype} "
                          f"{images.shape}")
     model, normalize = run.model, run.normalize
     correct = np.zeros(len(eps), dtype=np.int64)
-    examples = np.zeros((len(eps), keep, 28, 28), dtype=np.float32)
+    examples = np.zeros((len(eps), keep, side, side), dtype=np.float32)
     example_probs = np.zeros((len(eps), keep, len(run.classes)), dtype=np.float32)
     # at eps 0: evaluate's own call, same batches, so the same logits to the last bit
     clean = predict_logits(model, images, normalize) if 0.0 in eps else None
