@@ -1,8 +1,9 @@
 """The course in notebooks/: the stored notebooks and, with ``-m notebooks``, executing them.
 
-The fast tests read the stored files only: seven notebooks, each run top to bottom once (every
+The fast tests read the stored files only: ten notebooks, each run top to bottom once (every
 code cell has output, numbered in order), no error output, figures where figures are drawn, the
-accuracies the course promises, and an index that lists them all.
+accuracies the course promises, an index that lists them all, and the exercises: every stored
+check passed, every solution between nbgrader's markers, the student versions cleared.
 
 The notebooks marker (excluded from the default run; ``python -m pytest -q -p no:cacheprovider -m
 notebooks tests/test_notebooks.py``) executes every notebook in a fresh kernel, as
@@ -13,6 +14,7 @@ here the time is only reported.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import time
@@ -25,10 +27,12 @@ NOTEBOOKS = ROOT / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 IDS = [p.stem for p in PATHS]
 EXPECTED = ["01-data", "02-mlp-from-scratch", "03-backprop-by-hand", "04-cnn",
-            "05-training-craft", "06-barenet-vs-pytorch", "07-your-own-digits"]
+            "05-training-craft", "06-barenet-vs-pytorch", "07-your-own-digits",
+            "08-recurrent", "09-attention", "10-your-own-layer"]
 #: Accuracies the course promises, by notebook: every "Result: ... test accuracy X%" line of
 #: the notebook must clear the bar (strictly above for 02, at least for 04).
-BARS = {"02-mlp-from-scratch": (97.0, False), "04-cnn": (99.0, True)}
+BARS = {"02-mlp-from-scratch": (97.0, False), "04-cnn": (99.0, True),
+        "08-recurrent": (97.0, True), "09-attention": (95.0, True)}
 RESULT = re.compile(r"^Result: .*?test accuracy ([0-9.]+)%", re.MULTILINE)
 FIGURE_CALL = re.compile(r"plt\.(show|subplots|figure)\(")
 
@@ -196,3 +200,150 @@ def test_the_side_by_side_notebook_runs_without_pytorch(tmp_path, monkeypatch):
                                for c in needs_torch)
     assert "PyTorch is not installed" in _text(cells[0]) + _text(cells[1])
     assert not _accuracies(nb)   # nothing claims a result it did not compute
+
+
+# --- Exercises and the student versions (notebooks/make_student.py) -------------------------
+
+#: A check cell: ``check("NAME", Class)`` or ``barenet.exercises.check("NAME", Class)``.
+CHECK_CALL = re.compile(r"\bcheck\(\s*[\"'](\w+)[\"']")
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
+#: Notebooks whose learners write code: each has at least this many graded exercises.
+EXERCISES = {"02-mlp-from-scratch": 2, "03-backprop-by-hand": 1, "04-cnn": 2}
+
+
+def _make_student():
+    spec = importlib.util.spec_from_file_location("make_student", NOTEBOOKS / "make_student.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _solution_lines(source: str) -> list[str]:
+    """The non-blank lines strictly between the markers of a cell, stripped."""
+    inside, found = False, []
+    for line in source.split("\n"):
+        if MARKERS[0] in line:
+            inside = True
+        elif MARKERS[1] in line:
+            inside = False
+        elif inside and line.strip():
+            found.append(line.strip())
+    return found
+
+
+def _check_cells(nb) -> list:
+    return [c for c in _code_cells(nb) if CHECK_CALL.search(c.source)]
+
+
+def _has_solution(path: Path) -> bool:
+    """Whether a notebook has a solution region (read as JSON: no nbformat needed here)."""
+    cells = json.loads(path.read_text()).get("cells", [])
+    return any(MARKERS[0] in "".join(c.get("source", "")) for c in cells)
+
+
+WITH_SOLUTIONS = [p for p in PATHS if _has_solution(p)]
+
+
+def test_the_exercise_notebooks_have_their_exercises():
+    for name, count in EXERCISES.items():
+        nb = _read(NOTEBOOKS / f"{name}.ipynb")
+        names = [CHECK_CALL.search(c.source).group(1) for c in _check_cells(nb)]
+        assert len(names) >= count, f"{name}: checks {names}, expected at least {count}"
+        assert any(MARKERS[0] in c.source for c in nb.cells), f"{name}: no solution region"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_stored_checks_pass_and_solutions_are_marked_for_nbgrader(path):
+    """The stored notebooks are the teacher's: every check shows "passed", and every cell with
+    a solution region is an nbgrader solution cell (or nbgrader refuses the notebook)."""
+    nb = _read(path)
+    for cell in _check_cells(nb):
+        name = CHECK_CALL.search(cell.source).group(1)
+        assert f"{name}: passed" in _text(cell), f"{path.name}: check {name!r}: {_text(cell)}"
+    ids = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        ids += [meta["grade_id"]] if "grade_id" in meta else []
+        if MARKERS[0] in cell.source:
+            assert meta.get("solution") is True, f"{path.name}: a solution region in a cell " \
+                f"not marked as an nbgrader solution cell:\n{cell.source[:200]}"
+    assert len(ids) == len(set(ids)), f"{path.name}: nbgrader grade_ids repeat: {ids}"
+
+
+def test_make_student_clears_the_solutions(tmp_path):
+    pytest.importorskip("nbformat")
+    make_student = _make_student()
+    assert make_student.main([str(tmp_path)]) == 0
+    assert (tmp_path / "my_digit.png").is_file()
+    for path in PATHS:
+        teacher, student = _read(path), _read(tmp_path / path.name)
+        assert len(student.cells) == len(teacher.cells)
+        for before, after in zip(teacher.cells, student.cells):
+            assert not any(m in after.source for m in MARKERS), f"{path.name}: a marker is left"
+            if after.cell_type == "code":
+                assert not after.outputs and after.execution_count is None
+            solution = _solution_lines(before.source)
+            if not solution:
+                continue
+            assert "# YOUR CODE HERE\n" in after.source and "raise NotImplementedError()" \
+                in after.source, f"{path.name}: no stub where the solution was"
+            kept = set(line.strip() for line in after.source.split("\n"))
+            outside = set(line.strip() for line in before.source.split("\n")) - set(solution)
+            leaked = [line for line in solution if line in kept and line not in outside]
+            assert not leaked, f"{path.name}: solution lines left in the student copy: {leaked}"
+
+
+def test_make_student_keeps_the_lines_around_a_solution_as_nbgrader_does():
+    clear = _make_student().clear_regions
+    source = ("class A:\n    def f(self, x):\n        \"\"\"Doc.\"\"\"\n"
+              "        ### BEGIN SOLUTION\n        return x\n        ### END SOLUTION\n\n"
+              "    def g(self):\n        return 1")
+    text, found = clear(source, ["# YOUR CODE HERE", "raise NotImplementedError()"])
+    assert found and text == ("class A:\n    def f(self, x):\n        \"\"\"Doc.\"\"\"\n"
+                              "        # YOUR CODE HERE\n        raise NotImplementedError()\n\n"
+                              "    def g(self):\n        return 1")
+    for broken in ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
+                   "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"]:
+        with pytest.raises(ValueError):
+            clear(broken, ["pass"])
+
+
+@pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=[p.stem for p in WITH_SOLUTIONS])
+def test_nbgrader_clears_the_same_solutions(path):
+    """nbgrader's own ClearSolutions step gives the same code as make_student.py: a teacher's
+    nbgrader and the script make the same student copy (and nbgrader accepts the notebook)."""
+    try:
+        from nbgrader.preprocessors import ClearSolutions
+    except ImportError:
+        pytest.skip("nbgrader is not installed (pip install nbgrader; CI installs it)")
+    theirs, _ = ClearSolutions().preprocess(_read(path), {})
+    ours = _make_student().student_notebook(_read(path), path.name)
+    assert len(theirs.cells) == len(ours.cells)
+    for a, b in zip(theirs.cells, ours.cells):
+        assert not any(m in a.source for m in MARKERS)
+        assert a.source == b.source, f"{path.name}: nbgrader gives\n{a.source}\n" \
+                                     f"make_student.py gives\n{b.source}"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=[p.stem for p in WITH_SOLUTIONS])
+def test_student_notebook_runs_and_every_check_says_not_written(path, tmp_path):
+    """The student copy runs top to bottom without an error: the checks report "not written
+    yet" and no later cell needs the learner's classes."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    make_student = _make_student()
+    assert make_student.main([str(tmp_path), path.name[:2]]) == 0
+    nb = nbformat.read(tmp_path / path.name, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3",
+                                     record_timing=False,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()          # raises CellExecutionError on the first failing cell
+    assert not _errors(nb), f"student {path.name}: {_errors(nb)}"
+    checks = _check_cells(nb)
+    assert checks, f"student {path.name}: no check cell"
+    for cell in checks:
+        name = CHECK_CALL.search(cell.source).group(1)
+        assert f"{name}: not written yet" in _text(cell), \
+            f"student {path.name}: check {name!r} says {_text(cell)[:300]}"
