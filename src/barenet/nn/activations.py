@@ -11,14 +11,14 @@ import numpy as np
 
 from . import functional as F
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, NoParameters, SameShape, ShapeMismatch, values
 from .module import Module
 from .registry import register_layer
 from .special import normal_cdf, normal_pdf
 
 
 @register_layer
-class ReLU(Module):
+class ReLU(SameShape, Module):
     """max(x, 0), element-wise. Shapes: any (N, *) -> same.
 
     Backward: g * (x > 0), with the mask cached in forward (gradient 0 at x = 0, as PyTorch).
@@ -30,14 +30,6 @@ class ReLU(Module):
     EXAMPLE = ({}, (3, 5))
 
     ARGS = {}
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
@@ -62,7 +54,7 @@ class ReLU(Module):
 
 
 @register_layer
-class LeakyReLU(Module):
+class LeakyReLU(SameShape, Module):
     """x if x > 0 else negative_slope * x, element-wise. Shapes: any (N, *) -> same."""
 
     LAYOUT_AWARE = True          # element-wise
@@ -71,14 +63,6 @@ class LeakyReLU(Module):
     EXAMPLE = ({"negative_slope": 0.1}, (3, 5))
 
     ARGS = {"negative_slope": Arg("float", 0.01)}
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
@@ -108,7 +92,7 @@ class LeakyReLU(Module):
 
 
 @register_layer
-class Sigmoid(Module):
+class Sigmoid(SameShape, Module):
     """1 / (1 + exp(-x)), element-wise and overflow-free. Backward: g * s * (1 - s)."""
 
     LAYOUT_AWARE = True          # element-wise
@@ -117,14 +101,6 @@ class Sigmoid(Module):
     EXAMPLE = ({}, (3, 5))
 
     ARGS = {}
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
@@ -150,7 +126,7 @@ class Sigmoid(Module):
 
 
 @register_layer
-class Tanh(Module):
+class Tanh(SameShape, Module):
     """tanh(x), element-wise. Backward: g * (1 - tanh(x)^2)."""
 
     LAYOUT_AWARE = True          # element-wise
@@ -159,14 +135,6 @@ class Tanh(Module):
     EXAMPLE = ({}, (3, 5))
 
     ARGS = {}
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
@@ -192,7 +160,7 @@ class Tanh(Module):
 
 
 @register_layer
-class GELU(Module):
+class GELU(SameShape, Module):
     """Gaussian error linear unit, element-wise: x * Phi(x), Phi the standard normal CDF.
 
     ``approximate="tanh"`` uses 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3),
@@ -207,14 +175,6 @@ class GELU(Module):
     EXAMPLE = ({}, (3, 5))
 
     ARGS = {"approximate": Arg("approximate", "none")}
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
@@ -258,7 +218,7 @@ class GELU(Module):
 
 
 @register_layer
-class Softmax(Module):
+class Softmax(NoParameters, Module):
     """exp(x) / sum(exp(x)) along ``dim``, stable for any finite logits. Shapes: any -> same.
 
     Backward is the full Jacobian-vector product without forming the Jacobian:
@@ -269,10 +229,6 @@ class Softmax(Module):
     EXAMPLE = ({"dim": -1}, (3, 5))
 
     ARGS = {"dim": Arg("dim", -1)}
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
 
     @classmethod
     def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -33,7 +33,8 @@ class Conv2d(Module):
     LAYOUT_AWARE = True          # its kernel takes any layout and returns a batch-last view
 
     #: A small configuration and per-sample input, for the tests generated from the registry.
-    EXAMPLE = ({"in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, (2, 7, 6))
+    EXAMPLE = ({"in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1},
+               (2, 7, 6))
 
     @classmethod
     def expected_input(cls, c: dict, image_size: tuple[int, int]):

@@ -5,13 +5,13 @@ import numpy as np
 
 from . import init
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, SameShape, values
 from .module import Module
 from .registry import register_layer
 
 
 @register_layer
-class Dropout(Module):
+class Dropout(SameShape, Module):
     """Randomly zero elements with probability ``p`` while ``self.training``; identity in eval.
 
     Survivors are scaled by 1 / (1 - p) so the expected output equals the input and evaluation
@@ -32,14 +32,6 @@ class Dropout(Module):
     def from_config(cls, config: dict, rng=None) -> "Dropout":
         """Its masks come from a generator of its own, spawned from ``rng``."""
         return cls(config["p"], rng=None if rng is None else rng.spawn(1)[0])
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:

@@ -65,6 +65,12 @@ def values(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
+def _quoted(value: Any) -> str:
+    """A value in a message: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class LayerRecord:
     """The self-description every Module has (see the module docstring). Defaults serve a
     user's layer by reading its constructor and probing; built-in layers override them."""
@@ -121,9 +127,7 @@ class LayerRecord:
             try:
                 out[name] = check(arg.kind, value)
             except ValueError as exc:
-                text = repr(value)
-                raise ValueError(f"{name} {exc}, got {text[:37] + '...' if len(text) > 40 else text}"
-                                 ) from None
+                raise ValueError(f"{name} {exc}, got {_quoted(value)}") from None
         return out
 
     @classmethod
@@ -146,9 +150,7 @@ class LayerRecord:
             try:
                 out[name] = check(arg.kind, value)
             except ValueError as exc:
-                text = repr(value)
-                raise ValueError(f"{name} {exc}, got {text[:37] + '...' if len(text) > 40 else text}"
-                                 ) from None
+                raise ValueError(f"{name} {exc}, got {_quoted(value)}") from None
         return out
 
     @classmethod
@@ -188,6 +190,22 @@ class LayerRecord:
         """Bytes per sample of a training step (``LayerMemory``); by default measured with
         tracemalloc on batches of 16 and 48 (``first`` does not change a measured layer)."""
         return _probe(cls, config, tuple(shape)).memory
+
+
+class NoParameters:
+    """Record of a layer without parameters or buffers (a base class beside ``Module``)."""
+
+    @classmethod
+    def count_numbers(cls, config: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
+
+
+class SameShape(NoParameters):
+    """Record of a parameterless layer whose output has its input's shape (element-wise)."""
+
+    @classmethod
+    def infer_shape(cls, config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape)
 
 
 @dataclass(frozen=True)
@@ -281,4 +299,5 @@ def _probe(cls: type, config: dict[str, Any], shape: tuple[int, ...]) -> _Probed
     return result
 
 
-__all__ = ["FLOAT", "LayerMemory", "LayerRecord", "ShapeMismatch", "values"]
+__all__ = ["FLOAT", "LayerMemory", "LayerRecord", "NoParameters", "SameShape", "ShapeMismatch",
+           "values"]

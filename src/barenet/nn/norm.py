@@ -31,7 +31,8 @@ class _BatchNorm(Module):
 
     @classmethod
     def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 2 * c["num_features"] * c["affine"], (2 * c["num_features"] + 1) * c["track_running_stats"]
+        f = c["num_features"]
+        return 2 * f * c["affine"], (2 * f + 1) * c["track_running_stats"]
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:

@@ -6,14 +6,14 @@ import numpy as np
 from . import kernels
 from .kernels import pool2d as fast
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, NoParameters, values
 from .module import Module
 from .registry import register_layer
 from .windows import window_output, window_sizes
 from .windows import IntPair, add_windows, output_size, pad, pair, unpad, windows
 
 
-class _Pool2d(Module):
+class _Pool2d(NoParameters, Module):
     """Shared set-up of the 2-D pooling layers: kernel, stride (default: the kernel), padding."""
 
     LAYOUT_AWARE = True          # its kernel works batch-last
@@ -34,10 +34,6 @@ class _Pool2d(Module):
             raise ValueError(f"padding must be at most half the kernel size {c['kernel_size']}, "
                              f"got {c['padding']}")
         return c
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
 
     @classmethod
     def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:

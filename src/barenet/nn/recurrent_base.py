@@ -37,7 +37,8 @@ class RNNBase(Module):
         return (image_size[0], c["input_size"])
 
     ARGS = {"input_size": Arg("size"), "hidden_size": Arg("size"), "num_layers": Arg("stack", 1),
-            "bias": Arg("bool", True), "batch_first": Arg("bool", True), "dropout": Arg("prob", 0.0),
+            "bias": Arg("bool", True), "batch_first": Arg("bool", True),
+            "dropout": Arg("prob", 0.0),
             "bidirectional": Arg("bool", False)}
     #: Arrays of (T, hidden) kept per direction and layer for backpropagation through time (inputs,
     #: gates, states, their nonlinearities), measured with tracemalloc.

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, NoParameters, ShapeMismatch, values
 from .module import Module
 from .registry import register_layer
 
 
 @register_layer
-class SelectStep(Module):
+class SelectStep(NoParameters, Module):
     """One position of a sequence: x (N, T, F) -> x[:, index] (N, F).
 
     ``index=-1`` (the default) takes the last time step, what a recurrent classifier reads;
@@ -31,16 +31,14 @@ class SelectStep(Module):
         if len(shape) != 2:
             raise ShapeMismatch("(N, T, F)")
         if not -shape[0] <= c["index"] < shape[0]:
-            raise ShapeMismatch(f"(N, T, F) with T > {c['index'] if c['index'] >= 0 else -c['index'] - 1}")
+            steps = c["index"] if c["index"] >= 0 else -c["index"] - 1
+            raise ShapeMismatch(f"(N, T, F) with T > {steps}")
         return (shape[1],)
 
     @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
-        return LayerMemory(cache=FLOAT * values(shape), moment=FLOAT * (values(shape) + values(out)))
+        return LayerMemory(cache=FLOAT * values(shape),
+                           moment=FLOAT * (values(shape) + values(out)))
 
     def __init__(self, index: int = -1) -> None:
         super().__init__()
@@ -70,7 +68,7 @@ class SelectStep(Module):
 
 
 @register_layer
-class MeanOverTime(Module):
+class MeanOverTime(NoParameters, Module):
     """The mean over the time axis: x (N, T, F) -> (N, F). Backward: g / T to every step."""
 
     #: A small configuration and per-sample input, for the tests generated from the registry.
@@ -83,10 +81,6 @@ class MeanOverTime(Module):
         if len(shape) != 2:
             raise ShapeMismatch("(N, T, F)")
         return (shape[1],)
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:

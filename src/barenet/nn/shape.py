@@ -8,13 +8,13 @@ import numpy as np
 from . import kernels
 from .kernels.batch_last import match_layout
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, NoParameters, SameShape, ShapeMismatch, values
 from .module import Module
 from .registry import register_layer
 
 
 @register_layer
-class Flatten(Module):
+class Flatten(NoParameters, Module):
     """Merge dimensions ``start_dim..end_dim`` into one, e.g. (N, C, H, W) -> (N, C*H*W).
 
     Backward reshapes the gradient back to the input's shape. Returns a view when it can.
@@ -34,10 +34,6 @@ class Flatten(Module):
 
     ARGS = {"start_dim": Arg("dim", 1), "end_dim": Arg("dim", -1)}
     ROLE = "passthrough"
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
 
     @classmethod
     def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -95,7 +91,7 @@ class Flatten(Module):
 
 
 @register_layer
-class Identity(Module):
+class Identity(SameShape, Module):
     """Returns its input unchanged; backward returns the gradient unchanged. Any shape."""
 
     LAYOUT_AWARE = True          # passes it on
@@ -105,14 +101,6 @@ class Identity(Module):
 
     ARGS = {}
     ROLE = "passthrough"
-
-    @classmethod
-    def count_numbers(cls, c: dict) -> tuple[int, int]:
-        return 0, 0
-
-    @classmethod
-    def infer_shape(cls, c: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape)
 
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
