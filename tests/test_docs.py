@@ -18,6 +18,10 @@ DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+#: A page that needs an optional extra says so in a comment, e.g.
+#: ``<!-- needs: onnx onnxruntime (pip install -e ".[export]") -->``: its blocks are skipped,
+#: with that reason, where the packages are missing (README's test install has no extras).
+NEEDS = re.compile(r"<!--\s*needs:\s*([\w\s.]+?)\s*\((.*?)\)\s*-->")
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
@@ -37,6 +41,10 @@ def test_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     if page.name == "index.md":
         return
     assert blocks, f"{page.name}: a maths page should carry at least one worked ```python example"
+    for match in NEEDS.finditer(text):
+        for module in match.group(1).split():
+            pytest.importorskip(module, reason=f"docs/{page.name} needs {module}: "
+                                               f"{match.group(2)}")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": f"docs.{page.stem}"}
     for line, source in blocks:
@@ -148,3 +156,21 @@ def test_committed_figure_is_what_the_code_draws(name: str, tmp_path: Path) -> N
         corners = maps[:, [0, 0, 3, 3], [0, 3, 0, 3]].mean()
         centre = maps[:, 1:3, 1:3].mean()
         assert corners < 0.5 * centre, (corners, centre)
+
+
+def test_a_page_that_needs_a_missing_package_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    """README's test install has no extras: docs/export.md then skips, naming the extra."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnx(name, *args, **kwargs):
+        if name.split(".")[0] == "onnx":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnx)
+    monkeypatch.delitem(__import__("sys").modules, "onnx", raising=False)
+    with pytest.raises(pytest.skip.Exception) as info:
+        test_code_blocks_run(DOCS / "export.md", tmp_path, monkeypatch)
+    assert "export extra" in str(info.value)
