@@ -6,7 +6,10 @@ or Ctrl-C leaves either the old file or the new one, never half of one. Ctrl-C d
 held back until the file is in place. Run directories, results, figures: all go through
 ``atomic_write``. A failed write raises an OSError whose ``filename`` is the file it was writing.
 
-Temporary files are named ``.<name>.<pid>-<12 hex>.tmp`` (older barenet: ``.<name>.<12 hex>.tmp``).
+Temporary files are named ``.<name>.<pid>-<12 hex>.tmp`` (older barenet: ``.<name>.<12 hex>.tmp``),
+where a name longer than 65 bytes is shortened to its first and last 32 bytes joined by ``~``
+(``_short_name``), so that any name a file system accepts (up to 255 bytes) also has a
+temporary name it accepts; the destination keeps its full name.
 A write killed outright (SIGKILL, power loss) leaves one behind; ``remove_stale_temp_files``,
 called whenever a run directory is written, removes those last modified more than
 ``STALE_SECONDS`` (an hour) ago. Age is the rule, not the writer's pid: a pid says nothing
@@ -29,7 +32,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -66,7 +69,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     On any failure the temporary file is removed and the previous ``path`` (if any) is intact.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+    tmp = path.with_name(f".{_short_name(path.name)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
     with deferred_interrupt():
         try:
             with open(tmp, "wb") as fh:
@@ -83,6 +86,51 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
                 raise _naming(exc, path) from None
             raise
     return path
+
+
+#: Bytes of a destination name's start and end kept in its temporary name
+_KEPT = 32
+
+
+def _short_name(name: str) -> str:
+    """``name`` if at most 2 * _KEPT + 1 bytes, else its first and last _KEPT bytes (whole
+    characters) joined by ``~``: the start for a reader, the end (the extension, a figure's
+    ``_explain.png``) for the patterns that tell barenet's files apart."""
+    if len(os.fsencode(name)) <= 2 * _KEPT + 1:
+        return name
+    head, tail = name[:_KEPT], name[-_KEPT:]
+    while len(os.fsencode(head)) > _KEPT:
+        head = head[:-1]
+    while len(os.fsencode(tail)) > _KEPT:
+        tail = tail[1:]
+    return f"{head}~{tail}"
+
+
+def check_replaceable(paths: Iterable[str | os.PathLike], overwrite: bool,
+                      option: str = "--out") -> list[Path]:
+    """``paths`` as Paths if a command may write them all; ConfigError in one line otherwise,
+    before any work. A path that exists (a dangling symlink included) is refused unless
+    ``overwrite``; even then a directory is never replaced. A symlink is never written through:
+    ``atomic_write`` replaces the link itself, so nothing outside its directory changes."""
+    from .errors import ConfigError
+
+    paths = [Path(p) for p in paths]
+    existing = []
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot check it ({exc.strerror or exc})") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"{path}: is a directory; not replacing it with a file")
+        existing.append(path)
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ConfigError(f"{existing[0]}: already exists{more}; choose another {option}, or "
+                          "replace it with --overwrite")
+    return paths
 
 
 def _naming(exc: OSError, path: Path) -> OSError:
@@ -161,4 +209,5 @@ def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> P
 
 
 __all__ = ["STALE_SECONDS", "atomic_save_npz", "atomic_write", "atomic_write_bytes",
-           "atomic_write_json", "deferred_interrupt", "jsonable", "remove_stale_temp_files"]
+           "atomic_write_json", "check_replaceable", "deferred_interrupt", "jsonable",
+           "remove_stale_temp_files"]

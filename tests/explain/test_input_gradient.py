@@ -11,7 +11,7 @@ import pytest
 from barenet import nn
 from barenet.data.transforms import Normalize
 from barenet.explain import explain, input_gradient, pixels_to_input, smooth_gradient, strongest
-from barenet.explain.gradients import log_softmax_gradient
+from barenet.explain.gradients import float64_copy, log_softmax_gradient
 from barenet.nn.functional import log_softmax, one_hot, softmax
 
 
@@ -133,9 +133,11 @@ def test_smooth_gradient_is_the_mean_over_noisy_copies(mlp_run, mnist_test):
 def test_explain_record(mlp_run, mnist_test):
     p = mnist_test.images[:2].astype(np.float32) / 255
     records = explain(mlp_run, p)
-    grad, logits = input_gradient(mlp_run.model, mlp_run.normalize, p)
+    _, logits = input_gradient(mlp_run.model, mlp_run.normalize, p)     # the float32 answer
+    exact, _ = input_gradient(float64_copy(mlp_run.model), mlp_run.normalize, p,
+                              logits.argmax(axis=1))      # the gradient, taken in float64
     assert len(records) == 2
-    for rec, g, z in zip(records, grad, logits):
+    for rec, g, z in zip(records, exact, logits):
         assert set(rec) >= {"prediction", "label", "probabilities", "target", "input_gradient"}
         assert rec["prediction"] == rec["target"] == int(z.argmax())
         assert rec["label"] == mlp_run.classes[rec["prediction"]]

@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..atomic import check_replaceable
 from ..errors import ConfigError
 from .common import add_command, pct, positive_int, table
 from .pictures import require_matplotlib
 
 #: Most runs one call attacks
 MAX_RUNS = 10
+#: What --out DIR receives
+FIGURES = ("robustness.png", "adversarial_examples.png")
 #: Test images per run shown in adversarial_examples.png
 SHOWN = 6
 
@@ -26,7 +29,8 @@ and the accuracy is measured at each eps. At eps 0 it is `barenet evaluate --lim
 accuracy. --json prints a list, per run: run, eps, accuracy (one per eps), n. --out DIR
 writes DIR/robustness.png (accuracy against eps, one line per run) and
 DIR/adversarial_examples.png (each run's first test images at every eps, with the new
-predictions)."""
+predictions). An existing figure is replaced only with --overwrite (refused before any work);
+DIR's other files are kept."""
 
 EXAMPLES = """\
   barenet attack runs/mlp runs/cnn                     accuracy at eps 0, 0.02, 0.05, 0.1, 0.2
@@ -45,6 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="attack the first N test images (default: 1000)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per run")
     p.add_argument("--out", metavar="DIR", help="write robustness.png and adversarial_examples.png")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the figures if DIR holds them already")
     p.add_argument("--data-dir", metavar="D", help="where the test sets are")
     p.set_defaults(func=run)
     return p
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"attack: {len(args.runs)} runs, expected at most {MAX_RUNS}")
     if args.out:
         require_matplotlib()
+        check_replaceable([Path(args.out) / name for name in FIGURES], args.overwrite)
     runs = [load_run(path) for path in args.runs]          # every run checked before any work
     results: list[dict[str, Any]] = []
     test_sets: dict[tuple, Any] = {}
@@ -108,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
         from ..explain.figures import plot_adversarial, plot_robustness
 
         n = results[0]["n"]
-        paths = [plot_robustness(results, names, Path(args.out) / "robustness.png",
+        paths = [plot_robustness(results, names, Path(args.out) / FIGURES[0],
                                  title=f"FGSM on the first {n} test images"),
                  plot_adversarial(results, names, [[str(c) for c in r.classes] for r in runs],
-                                  Path(args.out) / "adversarial_examples.png")]
+                                  Path(args.out) / FIGURES[1])]
         if not args.json:
             print("figures: " + ", ".join(str(p) for p in paths))
     return 0

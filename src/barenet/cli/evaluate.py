@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.datasets import load_dataset
     from ..train.checkpoint import load_run
     from ..train.evaluate import evaluate_run, validation_set
+    from ..train.fileio import dumps_strict, printable
 
     run_ = load_run(args.run)
     name = args.dataset or run_.dataset
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if args.split == "val":
         if name != run_.dataset:
             raise ConfigError(f"{run_.run_dir}: --split val is the validation split of "
-                              f"{run_.dataset}, the dataset it was trained on, not {name}")
+                              f"{printable(run_.dataset, 60)}, the dataset it was trained on, "
+                              f"not {printable(name, 60)}")
         dataset = validation_set(run_, data_dir)
     else:
         dataset = load_dataset(source, args.split, data_dir=data_dir)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 "run")
         out = {k: result[k] for k in keys}
         out["confusion_matrix"] = np.asarray(out["confusion_matrix"]).tolist()
-        print(json.dumps(out))
+        print(dumps_strict(out))   # NaN (an empty set, overflowing logits) as null
     else:
         print(report(result, run_))
     own_test = dataset.name == run_.dataset and args.split == "test" and args.limit is None
@@ -98,19 +99,24 @@ def _split_name(result: dict[str, Any], run_: Any) -> str:
 
 
 def report(result: dict[str, Any], run_: Any) -> str:
-    """The human-readable evaluation: headline, confusion matrix, per-class table."""
-    classes = [c["class"] for c in result["per_class"]]
+    """The human-readable evaluation: headline, confusion matrix, per-class table (every
+    string read from the run escaped and cut)."""
+    from ..train.fileio import printable
+
+    classes = [printable(c["class"], 40) for c in result["per_class"]]
     short = [c if len(c) <= 8 else c[:7] + "." for c in classes]
     cm = np.asarray(result["confusion_matrix"])
-    lines = [f"run       {run_.run_dir} ({run_.spec['name']}, trained on {run_.dataset})",
-             f"dataset   {result['dataset']} {_split_name(result, run_)}, {result['n']} images",
+    lines = [f"run       {run_.run_dir} ({printable(run_.spec['name'], 40)}, trained on "
+             f"{printable(run_.dataset, 60)})",
+             f"dataset   {printable(result['dataset'], 60)} {_split_name(result, run_)}, "
+             f"{result['n']} images",
              f"accuracy  {pct(result['accuracy'])}  ({int(np.trace(cm))} of {result['n']} "
              f"correct)",
              f"loss      {result['loss']:.4f}  (mean cross-entropy)",
              "", "confusion matrix (rows: true class, columns: predicted class)"]
     lines.append(table(["true \\ pred", *short], [[c, *row] for c, row in zip(short, cm.tolist())]))
-    rows = [[c["class"], f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}",
-             c["support"]] for c in result["per_class"]]
+    rows = [[name, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}",
+             c["support"]] for name, c in zip(classes, result["per_class"])]
     k = max(len(rows), 1)
     rows.append(["macro avg", f"{sum(c['precision'] for c in result['per_class']) / k:.4f}",
                  f"{sum(c['recall'] for c in result['per_class']) / k:.4f}",

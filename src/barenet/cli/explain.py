@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from .common import add_command
-from .pictures import figure_name, gather_pictures, require_matplotlib
+from .pictures import gather_pictures, require_matplotlib
+from .predict import planned_figures, take_figure
 
 #: Most pictures one call explains (each is a forward and backward pass per noisy copy)
 MAX_PICTURES = 100
@@ -28,7 +28,8 @@ normalisation). A positive value means brightening that pixel raises the class's
 true_label instead), prediction (class index), label (its name), probabilities, target (the
 class explained) and input_gradient (28x28 nested lists). --out DIR
 writes DIR/<name>_explain.png per picture: the input, the gradient as a heatmap (red raises
-the class, blue lowers it) and gradient x input."""
+the class, blue lowers it) and gradient x input. An existing figure is replaced only with
+--overwrite (refused before any work); DIR's other files are kept."""
 
 EXAMPLES = """\
   barenet explain runs/cnn --index 0 1 2             predictions and where the gradient peaks
@@ -52,6 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help=f"average over K noisy copies, 0..{MAX_SMOOTH} (default: 0, off)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per picture")
     p.add_argument("--out", metavar="DIR", help="write DIR/<name>_explain.png per picture")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace figures that DIR holds already")
     p.add_argument("--data-dir", metavar="D", help="where the dataset is (for --index)")
     p.set_defaults(func=run, intermixed=True)   # options before, between or after IMAGEs
     return p
@@ -99,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--smooth {args.smooth}: expected 0..{MAX_SMOOTH} noisy copies")
     if args.out:
         require_matplotlib()
+        plan = planned_figures(args, args.out, "explain", "--out")
     run_ = load_run(args.run)
     classes = [str(c) for c in run_.classes]
     target = parse_target(args.target, classes)
     items, failed = gather_pictures(args, run_)
-    used: set[str] = set()
     results: list[dict[str, Any]] = []
     for it in items:   # one at a time: a picture's SmoothGrad noise never depends on the others
         pixels = it["digit"][None].astype(np.float32) / np.float32(255)
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
             title = it["file"] or f"{run_.dataset} test image {it['index']} (label {it['label']})"
             smooth = f", SmoothGrad over {args.smooth} noisy copies" if args.smooth else ""
-            path = Path(args.out) / figure_name(it, used, "explain")
+            path = take_figure(plan, it)
             res["figure"] = str(plot_explanation(pixels[0], np.asarray(rec["input_gradient"]),
                                                  rec, classes, path, title=title + smooth))
         results.append(res)

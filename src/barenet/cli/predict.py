@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import check_replaceable
 from ..errors import ConfigError
 from .pictures import figure_name, gather_pictures, require_matplotlib
 
@@ -18,7 +19,8 @@ to the ink, scaled to fit 20x20 keeping its aspect ratio, and centred by its cen
 28x28; then normalised like the training data.
 
 A file that cannot be used (missing, not a picture, too large, no ink) gets one line on stderr;
-the other files are still predicted and the exit code is 1."""
+the other files are still predicted and the exit code is 1. --save-annotated DIR replaces an
+existing figure only with --overwrite (refused before any work); DIR's other files are kept."""
 
 EPILOG = """examples:
   barenet predict runs/mlp digit.png                 the digit and its probability
@@ -43,9 +45,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="print a JSON list: file, prediction, probabilities, top_k")
     parser.add_argument("--save-annotated", metavar="DIR",
                         help="write DIR/<name>_annotated.png: picture, 28x28 view, probabilities")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace figures that DIR holds already")
     parser.add_argument("--data-dir", metavar="D", help="where the dataset is (for --index)")
     parser.set_defaults(func=run, intermixed=True)   # options before, between or after IMAGEs
     return parser
+
+
+def planned_figures(args: argparse.Namespace, out_dir: str, suffix: str,
+                    option: str) -> list[tuple[tuple, Path]]:
+    """The figure each requested picture gets in ``out_dir`` (``figure_name``'s names, in the
+    order ``gather_pictures`` returns the pictures), checked before any work: an existing one
+    is refused unless ``args.overwrite``. ``take_figure`` hands them out."""
+    used: set[str] = set()
+    plan = [(("file", str(path)), Path(out_dir) / figure_name({"file": str(path)}, used, suffix))
+            for path in args.images]
+    plan += [(("index", n), Path(out_dir) / figure_name({"file": None, "index": n}, used, suffix))
+             for n in args.index]
+    check_replaceable([path for _, path in plan], args.overwrite, option)
+    return plan
+
+
+def take_figure(plan: list[tuple[tuple, Path]], item: dict) -> Path:
+    """The planned figure of ``item`` (a picture of ``gather_pictures``), removed from ``plan``."""
+    key = ("file", item["file"]) if item["file"] is not None else ("index", item["index"])
+    for i, (k, path) in enumerate(plan):
+        if k == key:
+            del plan[i]
+            return path
+    raise KeyError(key)   # pragma: no cover - every picture was planned
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("predict: give at least one IMAGE or --index N")
     if args.save_annotated:
         require_matplotlib()
+        plan = planned_figures(args, args.save_annotated, "annotated", "--save-annotated")
     run_ = load_run(args.run)
     classes = [str(c) for c in run_.classes]
     items, failed = gather_pictures(args, run_)
     if items:
         probs = run_.predict_proba(np.stack([it["digit"] for it in items]))
-    used: set[str] = set()
     results = []
     for it, p in zip(items, probs if items else []):
         p = np.asarray(p, dtype=np.float64)
@@ -79,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             from ..plots import plot_prediction
 
             title = it["file"] or f"{run_.dataset} test image {it['index']} (label {it['label']})"
-            out = Path(args.save_annotated) / figure_name(it, used, "annotated")
+            out = take_figure(plan, it)
             res["annotated"] = str(plot_prediction(it["original"], it["digit"], p, classes, out,
                                                    title=title))
         results.append(res)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from ..errors import BarenetError
@@ -32,16 +31,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _row(r: dict[str, Any]) -> list[str]:
+    """One table row; every string read from the run is shown escaped and cut."""
+    from ..train.fileio import printable
+
     done, planned = r["epochs_completed"], r["epochs"]
     epochs = "-" if done is None and planned is None else \
         f"{'?' if done is None else done}/{'?' if planned is None else planned}"
-    date = (r["created"] or "-")[:16].replace("T", " ")
-    status = r["status"] if r["error"] is None else f"unreadable: {r['error']}"
-    return [r["name"], r["model"] or "-", r["dataset"] or "-", epochs,
-            pct(r["test_accuracy"]), date, status]
+    date = printable((r["created"] or "-")[:16].replace("T", " "), 40)
+    status = r["status"] if r["error"] is None else f"unreadable: {printable(r['error'], 200)}"
+    return [printable(r["name"], 60), printable(r["model"] or "-", 30),
+            printable(r["dataset"] or "-", 30), epochs, pct(r["test_accuracy"]), date, status]
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..train.fileio import dumps_strict, printable
     from ..train.listing import MAX_RUNS, list_runs
 
     try:
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         hint = " (train a model first: barenet train)" if args.dir == "runs" else ""
         raise BarenetError(f"{exc}{hint}") from None
     if args.json:
-        print(json.dumps(runs, indent=2))
+        print(dumps_strict(runs, indent=2))
         return 0
     if not runs:
         print(f"no runs in {args.dir}")
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         print(table(["name", "model", "dataset", "epochs", "test acc", "date (UTC)", "status"],
                     [_row(r) for r in runs], align="<<<>><<"))
     if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        shown = ", ".join(printable(o, 60) for o in others[:5]) + \
+            (", ..." if len(others) > 5 else "")
         print(f"({len(others)} folder{'s' if len(others) != 1 else ''} without a run: {shown})")
     if len(runs) + len(others) >= MAX_RUNS:
         print(f"(only the first {MAX_RUNS} entries of {args.dir} were looked at)")

@@ -117,11 +117,15 @@ def run(args: argparse.Namespace) -> int:
                                search=searching)
     base = base_config(args)
     out = Path(args.out)
+    if not args.overwrite:   # --overwrite replaces a link itself, never what it points to
+        tune.refuse_links(out, TUNE_FILES)
     if not (searching and _continues_study(out, args)):
         check_output(out, TUNE_FILES, args.overwrite, "tune results")
     if searching:
         if args.values:
             raise ConfigError("--values is for a sweep; a search (--trials) draws its own values")
+        if args.storage:
+            tune.check_storage(args.storage)   # before DIR is made
         params = _drop_inapplicable(params, base)
         if args.overwrite and args.storage is None and out.is_dir():
             remove_ours(out, STUDY_FILES)   # a new study
@@ -144,14 +148,16 @@ def run(args: argparse.Namespace) -> int:
     values = _parse_values(params[0], args.values) if args.values else None
     with claim_dir(out):   # one sweep writes into DIR at a time
         check_output(out, TUNE_FILES, args.overwrite, "tune results", claimed=True)
+        if not args.overwrite:
+            tune.refuse_links(out, TUNE_FILES)
         results = tune.sweep(base, params[0], values, jobs=args.jobs, progress=print)
         return _report(out, results, args.overwrite)
 
 
 #: What ``barenet tune`` writes into DIR (``--overwrite`` replaces these, nothing else).
 TUNE_FILES = ("results.json", "best.json", "accuracy_vs_*.png", "history.png", "study.db",
-              "study.db-journal")
-STUDY_FILES = ("study.db", "study.db-journal")
+              "study.db-journal", "study.db-wal", "study.db-shm")
+STUDY_FILES = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm")
 
 
 def _continues_study(out: Path, args: argparse.Namespace) -> bool:

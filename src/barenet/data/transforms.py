@@ -8,6 +8,8 @@ import numpy as np
 
 from ..errors import ConfigError
 
+MIN_STD = 1e-6   # below this, a std is a mistake (and 1 / std nears float32's limits)
+
 
 class Normalize:
     """uint8 pixels -> float32 ``(x / 255 - mean) / std``, flattened or as one-channel images.
@@ -81,6 +83,15 @@ def _validate(mean: Any, std: Any, flatten: Any) -> tuple[float, float, bool]:
             raise ConfigError(f"Normalize: {label} must be a finite number, got {v!r}")
     if float(std) <= 0:
         raise ConfigError(f"Normalize: std must be positive, got {std!r}")
+    if float(std) < MIN_STD:
+        raise ConfigError(f"Normalize: std must be at least {MIN_STD:g}, got {std!r}")
+    # every stored pixel, 0..255 scaled to [0, 1], must map to a finite float32
+    limit = float(np.finfo(np.float32).max)
+    scale, low, high = 1.0 / (255.0 * float(std)), -float(mean) / float(std), \
+        (1.0 - float(mean)) / float(std)
+    if not all(math.isfinite(v) and abs(v) < limit for v in (scale, low, high)):
+        raise ConfigError(f"Normalize: mean {mean!r} and std {std!r} map pixels in [0, 1] "
+                          f"outside float32's range")
     if not isinstance(flatten, (bool, np.bool_)):
         raise ConfigError(f"Normalize: flatten must be true or false, got {flatten!r}")
     return float(mean), float(std), bool(flatten)

@@ -10,8 +10,18 @@ The gradient of log softmax(z)_c with respect to the logits z is onehot(c) - sof
 backward pass starts from that (B, 10) array (``log_softmax_gradient``, which keeps 1 - p_c
 accurate when p_c rounds to 1). Parameters' ``.grad`` are zeroed afterwards: asking
 why never changes what a later training step would do.
+
+Explanations differentiate a float64 copy of the model (``float64_copy``). Where a network
+pools before its ReLU (the ``cnn`` preset), the normalised background of a digit is constant and
+the convolution's outputs there are equal in exact arithmetic; float32 arithmetic (how the BLAS
+splits the product) can round them unequally from one position to the next, and max-pool then
+sends the gradient wherever the rounding put the largest. In float64 the ties stay ties and
+max-pool takes the first maximum, PyTorch's rule, so the heatmap is the network's own gradient.
+``fgsm`` keeps the model's dtype: it attacks the float32 model as it computes.
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -56,7 +66,15 @@ def log_softmax_gradient(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return g
 
 
-def _model_dtype(model: Module) -> np.dtype:
+def float64_copy(model: Module) -> Module:
+    """A float64 copy of ``model`` in eval mode, for explanations: parameters and floating
+    buffers cast, ``model`` itself (its dtype, mode, weights and caches) left as it was, so a
+    model that serves predictions meanwhile is never touched by the backward passes."""
+    return copy.deepcopy(model).astype(np.float64).eval()
+
+
+def model_dtype(model: Module) -> np.dtype:
+    """The dtype of ``model``'s parameters (float32 for a parameterless model)."""
     params = model.parameters()
     return np.dtype(params[0].data.dtype) if params else np.dtype(np.float32)
 
@@ -71,7 +89,7 @@ def input_gradient(model: Module, normalize: Normalize, pixels: np.ndarray,
     Dropout is off), so the gradient explains the prediction the model actually makes.
     """
     model.eval()
-    dtype = _model_dtype(model)
+    dtype = model_dtype(model)
     x = pixels_to_input(pixels, normalize, dtype)
     logits = model(x)                                     # (B, classes)
     if targets is None:

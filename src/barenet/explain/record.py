@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..nn.functional import softmax
-from .gradients import input_gradient, smooth_gradient
+from .gradients import (float64_copy, input_gradient, model_dtype, pixels_to_input,
+                        smooth_gradient)
 
 #: Most noisy copies ``--smooth`` may ask for (each costs one forward and backward pass)
 MAX_SMOOTH = 200
@@ -19,19 +20,29 @@ def explain(run: Any, pixels: np.ndarray, target: int | None = None,
     ``prediction`` (class index), ``label`` (its name), ``probabilities`` (one per class),
     ``target`` (the class explained: ``target`` or the prediction) and ``input_gradient``
     (28x28 nested lists of d log p(target) / d pixel; averaged over ``smooth`` noisy copies
-    when ``smooth`` > 0)."""
+    when ``smooth`` > 0).
+
+    The prediction and probabilities are the run's model's own, a forward pass in its dtype
+    (float32: what ``predict`` and ``evaluate`` answer). The gradient is computed on a float64
+    copy of the model (``float64_copy``), so that max-pool ties on a digit's constant background
+    are not broken by float32 rounding: the heatmap is the network's exact gradient, with
+    PyTorch's first-maximum rule at ties. ``run.model`` keeps its dtype and weights; it runs one
+    forward pass (its layers' caches change, as with any prediction)."""
     n_classes = len(run.classes)
     if target is not None and not 0 <= int(target) < n_classes:
         raise ValueError(f"target class must be in 0..{n_classes - 1}, got {target}")
     if not 0 <= int(smooth) <= MAX_SMOOTH:
         raise ValueError(f"smooth must be in 0..{MAX_SMOOTH}, got {smooth}")
     pixels = np.asarray(pixels, dtype=np.float32)
-    targets = None if target is None else np.full(len(pixels), int(target))
+    model = run.model.eval()
+    exact = float64_copy(model)
+    logits = model(pixels_to_input(pixels, run.normalize, model_dtype(model)))   # (B, classes)
+    targets = logits.argmax(axis=1) if target is None else np.full(len(pixels), int(target))
     if smooth:
-        grad, logits = smooth_gradient(run.model, run.normalize, pixels, targets,
-                                       samples=int(smooth), rng=rng)
+        grad, _ = smooth_gradient(exact, run.normalize, pixels, targets,
+                                  samples=int(smooth), rng=rng)
     else:
-        grad, logits = input_gradient(run.model, run.normalize, pixels, targets)
+        grad, _ = input_gradient(exact, run.normalize, pixels, targets)
     probs = softmax(logits.astype(np.float64), axis=1)
     out = []
     for i in range(len(pixels)):

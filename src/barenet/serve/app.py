@@ -41,7 +41,7 @@ from ..nn.init import as_generator
 from .errors import HTTPError
 from .explain_api import MAX_SMOOTH, Explainer
 from .inference import Predictor, parse_pixels, png_to_mnist
-from .jsonbody import int_field, parse_object
+from .jsonbody import int_field, parse_object, query_fields
 from .learn_api import Learning
 from .multipart import FormError, file_from_form
 
@@ -168,14 +168,7 @@ class App:
         a JSON body, or from the query string for a picture."""
         image, doc = self.decode(content_type, body)
         if doc is None:
-            doc = {}
-            for name in ("target", "smooth"):
-                if name in query:
-                    try:
-                        doc[name] = int(query[name][0][:20])
-                    except ValueError:
-                        raise HTTPError(400, f"'{name}' must be an integer, got "
-                                             f"{query[name][0][:20]!r}") from None
+            doc = query_fields(query, ("target", "smooth"))
         target = doc.get("target")
         if target is not None:
             target = int_field(doc, "target", 0, len(self.predictor.classes) - 1)

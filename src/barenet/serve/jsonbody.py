@@ -11,6 +11,9 @@ from typing import Any
 from .errors import HTTPError
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what ``sessions.new_token`` hands out
+#: Longest query value read as an integer (a longer one is refused, never cut)
+MAX_QUERY_CHARS = 20
+_QUERY_INT = re.compile(r"-?[0-9]+")   # ASCII digits only: no "+", "_", spaces or other scripts
 
 
 def _parse_int(digits: str) -> int:
@@ -69,6 +72,29 @@ def float_field(doc: dict, name: str, lo: float, hi: float, default: float) -> f
     if not lo < value <= hi:
         raise HTTPError(400, f"'{name}' must be in ({lo:g}, {hi:g}], got {value:g}")
     return float(value)
+
+
+def query_fields(query: dict[str, list[str]], names: tuple[str, ...]) -> dict[str, int]:
+    """The integer options ``names`` of a query string (``parse_qs``'s dict) as a dict for
+    ``int_field`` to check the range of; absent ones are left out. Each value is read whole: one
+    value per name, an optional "-" and ASCII digits, at most MAX_QUERY_CHARS characters (a
+    longer one is refused, never cut). HTTPError 400 naming the option otherwise."""
+    doc = {}
+    for name in names:
+        values = query.get(name)
+        if values is None:
+            continue
+        if len(values) != 1:
+            raise HTTPError(400, f"'{name}' is given {len(values)} times in the query, "
+                                 "expected once")
+        value = values[0]
+        if len(value) > MAX_QUERY_CHARS:
+            raise HTTPError(400, f"'{name}' must be an integer of at most {MAX_QUERY_CHARS} "
+                                 f"characters, got {len(value)} characters")
+        if not _QUERY_INT.fullmatch(value):
+            raise HTTPError(400, f"'{name}' must be an integer (digits), got {value!r}")
+        doc[name] = int(value)
+    return doc
 
 
 def token_field(doc: dict, required: bool) -> str | None:

@@ -21,9 +21,11 @@ architectures were stored) hold only the preset's spec, and are rebuilt from it 
 """
 from __future__ import annotations
 
+import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -32,10 +34,14 @@ from ..data.transforms import Normalize
 from ..errors import BarenetError, CheckpointError
 from ..data.facts import MAX_SIDE
 from ..models import architecture_of, input_shape
-from ..nn.architecture import ArchitectureError, build, validate
+from ..nn.architecture import ArchitectureError, build, count_numbers, leaves, validate
 from ..nn.architecture_shapes import output_shape
+from ..nn.layer_record import FLOAT
 from ..nn.module import Module
-from .fileio import NpzArchive, brief, name_list, read_json, remove_stale_temp_files
+from ..nn.step_memory import eval_bytes_per_sample
+from . import memory
+from .fileio import (NpzArchive, brief, name_list, printable, quoted, read_json,
+                     remove_stale_temp_files)
 from .run import (CONFIG, CUSTOM, EVAL_BATCH, FORMAT_VERSION, METRICS, TRAINER, WEIGHTS, Run,
                   image_side, run_dataset_spec)
 from .save import save_run
@@ -43,6 +49,12 @@ from .save import save_run
 OPTIONAL_SUFFIX = "num_batches_tracked"
 MAX_PROBLEMS = 5      # weight mismatches listed in one message
 MAX_LINE = 400        # characters of one error message
+MAX_CLASS_NAME = 255  # characters of one class name (a folder's name is at most 255 bytes)
+#: What loading a run may ask of memory when the free memory cannot be read.
+MAX_LOAD_BYTES = 16 << 30
+#: A model this small is built before its weights are compared key by key; a larger one only
+#: once the archive holds as many numbers as it needs.
+SMALL_MODEL_BYTES = 16 << 20
 
 
 def save_weights(path: str | os.PathLike, state: dict[str, np.ndarray]) -> Path:
@@ -105,11 +117,17 @@ def load_weights_into(model: Module, path: str | os.PathLike) -> None:
     """Read ``path`` and load it into ``model`` after checking every name, shape and dtype
     from the archive's headers, and every value once unpacked."""
     with NpzArchive(path) as npz:
-        problems = weight_problems(npz.members, model)
-        arrays = {} if problems else npz.read()
+        _load_from(npz, model)
+
+
+def _load_from(npz: NpzArchive, model: Module) -> None:
+    """Check an open archive's headers against ``model``, then unpack it, check the values
+    and load them; CheckpointError naming the file."""
+    problems = weight_problems(npz.members, model)
+    arrays = {} if problems else npz.read()
     problems = problems or weight_problems(arrays, model)
     if problems:
-        raise CheckpointError(brief(f"{path}: does not match the model: "
+        raise CheckpointError(brief(f"{npz.path}: does not match the model: "
                                     + "; ".join(problems), MAX_LINE))
     model.load_state_dict(arrays)
 
@@ -132,7 +150,7 @@ def _require(config: dict[str, Any], key: str, kind: type | tuple, path: Path) -
     value = config.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
         names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise CheckpointError(f"{path}: '{key}' must be a {names}, got {value!r}")
+        raise CheckpointError(f"{path}: '{key}' must be a {names}, got {quoted(value)}")
     return value
 
 
@@ -165,6 +183,10 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     classes = _require(config, "classes", list, path)
     if not classes or not all(isinstance(c, str) for c in classes):
         raise CheckpointError(f"{path}: 'classes' must be a non-empty list of names")
+    long = next((c for c in classes if len(c) > MAX_CLASS_NAME), None)
+    if long is not None:
+        raise CheckpointError(f"{path}: class name {quoted(long, 40)} is longer than "
+                              f"{MAX_CLASS_NAME} characters")
     if "dataset_facts" in config:
         spec = run_dataset_spec(config, path)
         if list(spec.classes) != classes:
@@ -173,11 +195,6 @@ def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 MAX_SOURCES = 64   # layers of one's own a run may name
-
-
-def _printable(text: Any, limit: int = 80) -> str:
-    """A string read from a run, shown escaped (no control characters) and cut."""
-    return brief(str(text).encode("unicode_escape").decode("ascii"), limit)
 
 
 def layer_sources(config: dict[str, Any]) -> dict[str, str]:
@@ -192,14 +209,14 @@ def layer_sources(config: dict[str, Any]) -> dict[str, str]:
         if isinstance(name, str) and isinstance(entry, dict):
             where = entry.get("file") or entry.get("module")
             if isinstance(where, str) and where:
-                out[name] = _printable(where)
+                out[name] = printable(where)
     return out
 
 
-def _build(config: dict[str, Any]) -> Module:
-    """The model of a checked config: from its architecture (checked against its preset's,
-    its input shape and its classes) or, in format 1, from its preset's spec (whose
-    architecture is checked the same way, size limits included, before anything is built)."""
+def _describe(config: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """(architecture, input shape) of a checked config: its architecture (checked against its
+    preset's, its input shape and its classes) or, in format 1, its preset's (checked the same
+    way, size limits included). Nothing is built."""
     if "architecture" not in config:
         spec = config["model"]
         arch = architecture_of(spec)
@@ -216,34 +233,97 @@ def _build(config: dict[str, Any]) -> Module:
     if out != (len(config["classes"]),):
         raise CheckpointError(f"the architecture outputs {list(out)} per sample, expected "
                               f"[{len(config['classes'])}], one score per class")
-    return build(arch, rng=0)
+    return arch, tuple(shape)
+
+
+def _build(config: dict[str, Any]) -> Module:
+    """The model of a checked config (see ``_describe``)."""
+    return build(_describe(config)[0], rng=0)
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(1, round(n / 2**20))} MiB"
+
+
+def check_load_memory(arch: dict[str, Any], shape: tuple[int, ...]) -> int:
+    """Bytes one sample costs a forward pass of the described model (its input included);
+    CheckpointError, in one line, when the model's weights (and a copy of them, read from
+    the archive) and a batch of one would not fit in the memory available (or, when that
+    cannot be read, in ``MAX_LOAD_BYTES``). Nothing is allocated."""
+    params, buffers = count_numbers(arch)
+    weights = 2 * FLOAT * (params + buffers)
+    per_sample = eval_bytes_per_sample(arch, shape) + FLOAT * math.prod(shape)
+    available = memory.available_memory()
+    cap = MAX_LOAD_BYTES if available is None else available
+    if weights + per_sample > cap:
+        where = "available" if available is not None else "allowed for one run"
+        raise CheckpointError(f"the model needs about {_size(weights)} of memory for its "
+                              f"weights and {_size(per_sample)} per sample to evaluate, "
+                              f"more than the {_size(cap)} {where}")
+    return per_sample
+
+
+def _check_counts(members: Mapping[str, Any], arch: dict[str, Any], path: Path) -> None:
+    """CheckpointError when the model the architecture describes is large (over
+    ``SMALL_MODEL_BYTES``) and the archive's headers hold fewer numbers than it needs (an
+    optional batch counter of one value per layer may be absent): building it would be an
+    allocation the file cannot fill, so it is refused first. Smaller mismatches are named
+    key by key once the model is built (``weight_problems``)."""
+    params, buffers = count_numbers(arch)
+    need = params + buffers
+    if FLOAT * need <= SMALL_MODEL_BYTES:
+        return
+    got = sum(math.prod(m.shape) for k, m in members.items()
+              if not k.endswith(OPTIONAL_SUFFIX))
+    if got < need - len(leaves(arch)):
+        raise CheckpointError(f"{path}: does not match the model: it holds {got:,} numbers, "
+                              f"the architecture in config.json needs {need:,}")
 
 
 def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
     """Load a run directory for inference; CheckpointError (naming the file) on any problem:
     missing directory or file, bad JSON, newer format, unknown model or layer, a description
-    too large or inconsistent, weights that do not fit."""
+    too large or inconsistent, a model that would not fit in memory, weights that do not fit
+    (their sizes compared from the archive's headers before the model is built)."""
     run_dir = Path(run_dir)
     config = load_config(run_dir)
     path = run_dir / CONFIG
-    try:
-        model = _build(config)
+    with _one_line(config, path):
+        arch, shape = _describe(config)
         normalize = Normalize.from_dict(config["preprocessing"])
+        per_sample = check_load_memory(arch, shape)
+    if normalize.flatten != (len(shape) == 1):
+        raise CheckpointError(f"{path}: model {printable(_name(config))!r} takes input "
+                              f"{list(shape)} but preprocessing has "
+                              f"flatten={str(normalize.flatten).lower()}")
+    with NpzArchive(run_dir / weights) as npz:
+        _check_counts(npz.members, arch, run_dir / weights)
+        with _one_line(config, path):
+            model = build(arch, rng=0)
+        _load_from(npz, model)
+    model.eval()
+    run = Run(run_dir, config, model, normalize)
+    run.sample_bytes = per_sample
+    return run
+
+
+@contextmanager
+def _one_line(config: dict[str, Any], path: Path) -> Iterator[None]:
+    """Any failure to describe, check or build a run's model as one CheckpointError line."""
+    try:
+        yield
     except (BarenetError, ArchitectureError) as exc:
         raise CheckpointError(f"{path}: {brief(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - a builder choking on a damaged spec
         raise CheckpointError(f"{path}: cannot build the model {brief(config.get('model'), 60)} "
                               f"({type(exc).__name__}: {brief(exc, 120)})") from None
-    run = Run(run_dir, config, model, normalize)
-    if normalize.flatten != (run.input_kind == "flat"):
-        raise CheckpointError(f"{path}: model {run.name!r} takes input "
-                              f"{list(run.input_shape)} but preprocessing has "
-                              f"flatten={str(normalize.flatten).lower()}")
-    load_weights_into(model, run_dir / weights)
-    model.eval()
-    return run
+
+
+def _name(config: dict[str, Any]) -> str:
+    spec = config.get("model")
+    return str(spec.get("name", CUSTOM)) if isinstance(spec, dict) else CUSTOM
 
 
 __all__ = ["CONFIG", "CUSTOM", "EVAL_BATCH", "FORMAT_VERSION", "METRICS", "Run", "TRAINER",
-           "WEIGHTS", "check_format_version", "load_config", "load_run", "load_weights_into",
-           "save_run", "save_weights", "weight_problems", "write_run"]
+           "WEIGHTS", "check_format_version", "check_load_memory", "load_config", "load_run",
+           "load_weights_into", "save_run", "save_weights", "weight_problems", "write_run"]

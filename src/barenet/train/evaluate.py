@@ -1,4 +1,5 @@
-"""Evaluation in eval mode, in batches of 1000: loss, accuracy, confusion matrix, per-class
+"""Evaluation in eval mode, in batches of 1000 (fewer when a run's samples would not fit in
+memory: ``Run.batch_size``): loss, accuracy, confusion matrix, per-class
 scores."""
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def evaluate_run(run: Any, dataset: Any, limit: int | None = None) -> dict[str, 
     images, labels = dataset.images, dataset.labels
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    logits = predict_logits(run.model, images, run.normalize)
+    batch = run.batch_size() if hasattr(run, "batch_size") else EVAL_BATCH
+    logits = predict_logits(run.model, images, run.normalize, batch)
     classes = run.classes if len(run.classes) == logits.shape[1] else dataset.classes
     result = summarize(logits, labels, classes)
     result.update(dataset=dataset.name, run=str(run.run_dir))

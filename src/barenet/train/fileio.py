@@ -37,6 +37,31 @@ CHUNK = 1 << 22                # bytes read at a time when unpacking a member
 _DTYPE_KINDS = "biufcSU"       # numbers, bools and text: never objects, records or voids
 
 
+def printable(text: Any, limit: int = 80) -> str:
+    """A string read from a file, shown escaped (no control characters: a terminal escape
+    or a newline reads as ``\\x1b``, ``\\n``) and cut to ``limit`` characters."""
+    text = text if isinstance(text, str) else str(text)
+    shown = text[:limit].encode("unicode_escape").decode("ascii")
+    if len(shown) <= limit and len(text) <= limit:
+        return shown
+    return f"{shown[:limit]}... ({len(text):,} characters)"
+
+
+def quoted(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` of a value read from a file, for an error message: one line (repr
+    escapes control characters), cut to ``limit`` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{repr(value[:limit])[:limit]}... ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def dumps_strict(obj: Any, **kwargs: Any) -> str:
+    """JSON text that strict parsers accept: NumPy values made plain, and NaN or infinity
+    (never valid JSON) written as null."""
+    return json.dumps(jsonable(obj), allow_nan=False, **kwargs)
+
+
 def name_list(what: str, names: Iterable[str], show: int = 3) -> str:
     """``"missing 3 keys: a, b, c"`` or ``"unexpected 200,000 keys: a, b, c and 199,997
     more"``: a list of names in an error message, never longer than ``show`` of them."""
@@ -76,10 +101,11 @@ def read_bounded(path: str | os.PathLike, cap: int, expected: str) -> bytes:
     return data
 
 
-def read_json(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse a JSON object from ``path``; CheckpointError naming the file on any problem."""
+def read_json(path: str | os.PathLike, cap: int | None = None) -> dict[str, Any]:
+    """Parse a JSON object from ``path`` (at most ``cap`` bytes, default ``MAX_JSON_BYTES``);
+    CheckpointError naming the file on any problem."""
     path = Path(path)
-    data = read_bounded(path, MAX_JSON_BYTES, "a JSON file")
+    data = read_bounded(path, MAX_JSON_BYTES if cap is None else cap, "a JSON file")
     try:
         obj = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -262,5 +288,5 @@ def read_npz(path: str | os.PathLike, max_bytes: int = MAX_NPZ_BYTES) -> dict[st
 
 __all__ = ["MAX_JSON_BYTES", "MAX_NPZ_BYTES", "Member", "NpzArchive", "atomic_save_npz",
            "atomic_write", "atomic_write_bytes", "atomic_write_json", "brief",
-           "deferred_interrupt", "jsonable", "name_list", "open_regular", "read_bounded",
-           "read_json", "read_npz", "remove_stale_temp_files"]
+           "deferred_interrupt", "dumps_strict", "jsonable", "name_list", "open_regular",
+           "printable", "quoted", "read_bounded", "read_json", "read_npz", "remove_stale_temp_files"]

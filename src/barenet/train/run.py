@@ -18,11 +18,14 @@ from ..errors import CheckpointError, DataError
 from ..models import input_shape
 from ..nn.functional import softmax
 from ..nn.module import Module
+from . import memory
 from .fileio import read_json
 
 CONFIG, WEIGHTS, TRAINER, METRICS = "config.json", "weights.npz", "trainer.json", "metrics.csv"
 FORMAT_VERSION = 2   # of config.json; 2: the architecture and input_shape are stored, 1: a spec
 EVAL_BATCH = 1000
+#: What one evaluation batch may take when the free memory cannot be read.
+MAX_EVAL_BYTES = 4 << 30
 #: The ``model`` name of a run whose architecture came from no preset (``barenet.save_run``).
 CUSTOM = "custom"
 
@@ -67,7 +70,8 @@ class Run:
     ``{"name": "custom"}``), ``name`` (the preset's name or "custom"), ``input_shape`` (per
     sample: (784,) or (1, 28, 28) for MNIST), ``input_kind`` ("flat"/"image"), ``run_dir``
     (Path), ``image_size`` (the side S of the (S, S) images it takes) and ``dataset_spec``
-    (the facts of its dataset: ``run_dataset_spec``).
+    (the facts of its dataset: ``run_dataset_spec``). ``sample_bytes``: what one sample
+    costs a forward pass, from the layers' records (set by ``load_run``; None if unknown).
     """
 
     def __init__(self, run_dir: Path, config: dict[str, Any], model: Module,
@@ -88,6 +92,17 @@ class Run:
         self.image_size: int = image_side(list(self.input_shape)) or 28
         self.dataset_spec: DatasetSpec = run_dataset_spec(config, run_dir / CONFIG,
                                                           self.image_size)
+        self.sample_bytes: int | None = None
+
+    def batch_size(self, limit: int = EVAL_BATCH) -> int:
+        """The batch (at most ``limit``) whose forward pass takes at most half the memory
+        available now (or ``MAX_EVAL_BYTES`` when that cannot be read), from
+        ``sample_bytes``; ``limit`` when that is unknown. At least 1."""
+        if not self.sample_bytes:
+            return limit
+        available = memory.available_memory()
+        budget = MAX_EVAL_BYTES if available is None else available // 2
+        return max(1, min(limit, budget // self.sample_bytes))
 
     def preprocess(self, images: np.ndarray) -> np.ndarray:
         """uint8 images (B, S, S) or one (S, S), S = ``image_size`` (28 for MNIST) -> the
@@ -103,8 +118,10 @@ class Run:
                              f"got {x.shape}")
         return self.normalize(x)
 
-    def logits(self, images: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
-        """float32 logits (B, K) for uint8 images (B, S, S), computed in batches."""
+    def logits(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """float32 logits (B, K) for uint8 images (B, S, S), computed in batches (by default
+        as large as fit in memory: ``batch_size()``)."""
+        batch_size = batch_size or self.batch_size()
         x = self.preprocess(images)
         self.model.eval()
         out = [self.model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]

@@ -6,19 +6,23 @@
   ``barenet train --config`` accepts);
 - ``grid``: ``sweep``, by default the learning rate from 1e-4 to 1, in one or more processes;
 - ``study``: ``search``, an Optuna study in shared storage, trials in worker processes;
+  ``refuse_links`` (no file in an output directory is opened through a symbolic link);
 - ``storage``: ``open_storage`` and ``join_study`` (sqlite or PostgreSQL, safe when several
-  processes or machines start together), ``storage_url`` and ``redact`` (no password shown);
+  processes or machines start together), ``check_storage`` (an in-memory database is
+  refused), ``storage_url`` and ``redact`` (no password shown, in any form libpq accepts);
 - ``figures``: ``plot_results``, the figures of either kind of results.
 
 Optuna and matplotlib are imported where used.
 """
 from .figures import plot_results
 from .grid import sweep
-from .storage import OPTUNA_HINT, import_optuna, join_study, open_storage, redact, storage_url
-from .study import search
+from .storage import (OPTUNA_HINT, check_storage, import_optuna, join_study, open_storage, redact,
+                      storage_url)
+from .study import STUDY_FILES, refuse_links, search
 from .trial import (DEFAULT_SEARCH, SEARCH_SPACE, SWEEP_GRIDS, best_config, check_params,
                     recommended_config)
 
-__all__ = ["DEFAULT_SEARCH", "OPTUNA_HINT", "SEARCH_SPACE", "SWEEP_GRIDS", "best_config",
-           "check_params", "import_optuna", "join_study", "open_storage", "plot_results",
-           "recommended_config", "redact", "search", "storage_url", "sweep"]
+__all__ = ["DEFAULT_SEARCH", "OPTUNA_HINT", "SEARCH_SPACE", "STUDY_FILES", "SWEEP_GRIDS",
+           "best_config", "check_params", "check_storage", "import_optuna", "join_study",
+           "open_storage", "plot_results", "recommended_config", "redact", "refuse_links",
+           "search", "storage_url", "sweep"]

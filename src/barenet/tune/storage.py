@@ -17,7 +17,7 @@ import re
 import time
 import warnings
 from typing import Any, Iterator
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit, urlunsplit
 
 from ..errors import BarenetError, ConfigError
 
@@ -62,11 +62,35 @@ def is_postgres(url: str) -> bool:
     return scheme.split("+")[0] in ("postgresql", "postgres")
 
 
-def _password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:   # e.g. a malformed port
-        return None
+#: The connection parameters that carry a secret: libpq's ``password`` and ``sslpassword``
+#: (the client key's passphrase), matched in any case and percent-encoding.
+SECRET_PARAMS = ("password", "sslpassword")
+_KEYWORD_SECRET = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def _query_secrets(query: str) -> list[tuple[int, str]]:
+    """(index, raw value) of each secret parameter among the ``&``-separated fields."""
+    out = []
+    for i, field in enumerate(query.split("&")):
+        key, sep, value = field.partition("=")
+        if sep and value and unquote_plus(key).strip().lower() in SECRET_PARAMS:
+            out.append((i, value))
+    return out
+
+
+def _passwords(url: str) -> list[str]:
+    """Every password in ``url`` -- in its userinfo (as ``urlsplit`` and as SQLAlchemy read
+    it) and in its query -- as written and percent-decoded, longest first. ValueError if
+    ``url`` cannot be parsed."""
+    parts = urlsplit(url)
+    found = []
+    for userinfo in (parts.netloc.rpartition("@")[0], parts.netloc.partition("@")[0]):
+        if "@" in parts.netloc and ":" in userinfo:
+            password = userinfo.partition(":")[2]
+            found += [password, *password.split("@")]   # SQLAlchemy ends it at the first @
+    found += [value for _, value in _query_secrets(parts.query)]
+    found += [unquote_plus(p) for p in found] + [unquote(p) for p in found]
+    return sorted({p for p in found if p}, key=len, reverse=True)
 
 
 def _mask(text: str, password: str) -> str:
@@ -79,22 +103,106 @@ def _mask(text: str, password: str) -> str:
     return re.sub(f"(?<![{edge}]){re.escape(password)}(?![{edge}])", "***", text)
 
 
+def _scheme_only(url: str) -> str:
+    """What is shown of a URL that cannot be parsed: its scheme, ``postgresql://...``."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://..." if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) \
+        else "..."
+
+
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ***, for printing and results.json."""
-    password = _password(url)
-    if not password:
+    """``url`` with every password replaced by ***, for printing and results.json: the
+    userinfo's, and the ``password`` and ``sslpassword`` query parameters' (any case or
+    percent-encoding). A URL that cannot be parsed is shown only as its scheme."""
+    if "://" not in url:   # not a URL: mask libpq's keyword=value form, if that is what it is
+        return _KEYWORD_SECRET.sub(r"\1***", url)
+    try:
+        parts = urlsplit(url)
+        secrets = _passwords(url)
+    except ValueError:
+        return _scheme_only(url)
+    if not secrets:
         return url
-    parts = urlsplit(url)
-    userinfo, _, host = parts.netloc.rpartition("@")
-    netloc = f"{userinfo.partition(':')[0]}:***@{host}"
-    return _mask(urlunsplit(parts._replace(netloc=netloc)), password)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***{at}{host}"
+    fields = parts.query.split("&")
+    for i, _ in _query_secrets(parts.query):
+        fields[i] = f"{fields[i].partition('=')[0]}=***"
+    text = urlunsplit(parts._replace(netloc=netloc, query="&".join(fields)))
+    for password in secrets:
+        text = _mask(text, password)
+    return text
+
+
+def _hide(text: str, url: str) -> str:
+    """``text`` (an error's detail) without any password of ``url``; for a URL that cannot be
+    parsed, without any of the URL after its scheme."""
+    try:
+        secrets = _passwords(url)
+    except ValueError:
+        rest = url.partition("://")[2]
+        if rest:
+            text = text.replace(rest, "...")
+        secrets = [m for m in re.findall(r":([^:/@]+)@", rest)]
+    for password in secrets:
+        text = _mask(text, password)
+    return _KEYWORD_SECRET.sub(r"\1***", text)
+
+
+#: What to ``pip install`` for a database driver module that SQLAlchemy could not import.
+DRIVER_PACKAGES = {"psycopg": '"barenet[tune]"', "psycopg2": "psycopg2-binary",
+                   "MySQLdb": "mysqlclient", "pymysql": "PyMySQL",
+                   "mysql": "mysql-connector-python", "mariadb": "mariadb",
+                   "pg8000": "pg8000", "asyncpg": "asyncpg", "pyodbc": "pyodbc",
+                   "pymssql": "pymssql", "oracledb": "oracledb", "cx_Oracle": "cx_Oracle"}
+
+
+def _missing_module(exc: BaseException) -> str | None:
+    """The top-level module whose import failed, from ``exc`` or what it was raised from
+    (Optuna re-raises SQLAlchemy's ImportError with a message of its own and no name)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = getattr(exc, "name", None)
+        if isinstance(exc, ImportError) and name:
+            return name.split(".")[0]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def in_memory(url: str) -> bool:
+    """True for an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``, a
+    ``file::memory:`` or ``mode=memory`` URI), which is gone when its connection closes."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0].lower() != "sqlite":
+        return False
+    path, _, query = rest.partition("?")
+    database = path[1:] if path.startswith("/") else path
+    modes = [m.lower() for m in parse_qs(query).get("mode", [])]
+    return database in ("", ":memory:") or database.startswith("file::memory:") or \
+        "memory" in modes
+
+
+def check_storage(url: str) -> None:
+    """ConfigError in one line for a storage a search cannot use: an in-memory database, which
+    each process and connection sees empty and which is lost when the search ends."""
+    if in_memory(url):
+        raise ConfigError(f"tune: --storage {redact(url)} is an in-memory database: the study "
+                          "would be lost when the search ends (and worker processes could not "
+                          "share it); give a file, e.g. sqlite:///study.db, or leave --storage "
+                          "out for DIR/study.db")
 
 
 def _error(url: str, exc: BaseException) -> ConfigError:
     """A one-line ConfigError for a storage that cannot be opened, without its password."""
     if isinstance(exc, ImportError):
-        module = (exc.name or str(exc)).split(".")[0]
-        hint = 'pip install "barenet[tune]"' if module == "psycopg" else f"pip install {module}"
+        module = _missing_module(exc)
+        if module is None:
+            return ConfigError(f"tune: storage {redact(url)} needs a database driver that is "
+                               "not installed (the one its URL's scheme names)")
+        hint = f"pip install {DRIVER_PACKAGES.get(module, module)}"
         return ConfigError(f"tune: storage {redact(url)} needs the database driver {module}: "
                            f"{hint}")
     cause = getattr(exc, "orig", None) or exc   # SQLAlchemy wraps the driver's error
@@ -102,10 +210,7 @@ def _error(url: str, exc: BaseException) -> ConfigError:
     detail = lines[0] if lines else type(cause).__name__
     if len(lines) > 1 and lines[0].endswith("failed:"):
         detail += f" {lines[1]}"    # psycopg puts the reason on the next line
-    password = _password(url)
-    if password:
-        detail = _mask(detail, password)
-    return ConfigError(f"tune: cannot open storage {redact(url)}: {detail}")
+    return ConfigError(f"tune: cannot open storage {redact(url)}: {_hide(detail, url)}")
 
 
 def _engine_kwargs(url: str) -> dict:
@@ -173,6 +278,7 @@ def _rdb_storage(url: str) -> Any:
 def open_storage(url: str) -> Any:
     """An Optuna RDB storage for ``url`` (``postgresql://`` gets the psycopg driver), opened
     safely when other processes open it too; ConfigError in one line if it cannot be."""
+    check_storage(url)
     url = storage_url(url)
     with schema_lock(url):
         return _rdb_storage(url)
@@ -186,6 +292,7 @@ def join_study(url: str, name: str, settings: dict) -> tuple[Any, Any, int]:
     that joined before this one, so each can seed its sampler differently.
     """
     optuna = import_optuna()
+    check_storage(url)
     url = storage_url(url)
     with schema_lock(url):
         store = _rdb_storage(url)

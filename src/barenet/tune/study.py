@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import fnmatch
 import multiprocessing as mp
 import os
 import signal
@@ -24,7 +25,8 @@ import numpy as np
 from ..errors import BarenetError, ConfigError, TrainingDiverged
 from ..train.trainer import Callback
 from . import trial as _trial
-from .storage import import_optuna, join_study, open_storage, redact, storage_url
+from .storage import (check_storage, import_optuna, join_study, open_storage, redact,
+                      storage_url)
 from .trial import SEARCH_SPACE, Progress, blas_threads, worker_threads
 
 # Set by Ctrl-C in a process that runs trials (a worker, or the search itself with one job):
@@ -53,6 +55,27 @@ def suggest(trial: Any, params: list[str]) -> dict:
         else:
             out[name] = trial.suggest_categorical(name, lo)
     return out
+
+
+#: What a search with the default storage opens in its output directory: the sqlite database
+#: and the journals sqlite keeps beside it.
+STUDY_FILES = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm")
+
+
+def refuse_links(out_dir: str | os.PathLike, names: tuple[str, ...] = STUDY_FILES) -> None:
+    """ConfigError in one line if an entry of directory ``out_dir`` named by ``names`` (names
+    or fnmatch patterns) is a symbolic link: nothing is written or opened through a link that
+    could lead out of an output directory."""
+    try:
+        with os.scandir(out_dir) as it:
+            links = sorted(e.name for e in it if e.is_symlink()
+                           and any(fnmatch.fnmatchcase(e.name, n) for n in names))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if links:
+        raise ConfigError(f"{Path(out_dir) / links[0]}: is a symbolic link; tune does not "
+                          "follow links out of its output directory (remove it, or use "
+                          "another --out)")
 
 
 def _objective(base: dict, params: list[str], joined: int) -> Callable[[Any], float]:
@@ -174,9 +197,14 @@ def search(base: dict, params: list[str], trials: int, out_dir: str | os.PathLik
     optuna = import_optuna()
     say = progress or (lambda msg: None)
     resolve_config(base)  # a bad model, dataset or value fails here, before any worker starts
+    if storage:
+        check_storage(storage)   # before anything is made
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    url = storage_url(storage) if storage else f"sqlite:///{(out / 'study.db').resolve()}"
+    if not storage:
+        refuse_links(out)
+    # the directory is resolved, never the database file (a link there is refused above)
+    url = storage_url(storage) if storage else f"sqlite:///{out.resolve() / 'study.db'}"
     name = study_name or f"barenet-{out.resolve().name}"
     settings = {"base_config": {k: v for k, v in base.items() if k != "data_dir"},
                 "params": params}

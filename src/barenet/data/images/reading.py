@@ -1,14 +1,16 @@
-"""Reading a user's picture safely: any common format, size checked before decoding, reduced
+"""Reading a user's picture safely: a PNG, JPEG, BMP or GIF, size checked before decoding, reduced
 while read, as a float32 (H, W) gray array in [0, 1] (0 black, 1 white).
 
 A picture larger than ``max_pixels`` is refused as a possible decompression bomb; only the
-formats in ``FORMATS`` are opened; a bigger picture is reduced by a whole factor to at most
+formats in ``FORMATS`` are opened (another one, TIFF or WEBP say, is refused in one line that
+names it and the formats read); a bigger picture is reduced by a whole factor to at most
 ``WORK_SIDE`` pixels a side while it is decoded. Pillow is imported inside the functions.
 """
 from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from typing import Any, BinaryIO
 
@@ -19,8 +21,16 @@ from ...regular_file import open_regular
 
 #: Largest picture accepted, in pixels (a 48-megapixel photo fits); larger is treated as a bomb.
 DEFAULT_MAX_PIXELS = 50_000_000
-#: Formats read; others (EPS, PDF, ...) are refused rather than handed to external programs.
-FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+#: Formats read, exactly those every message names; others (TIFF, WEBP, EPS, PDF, ...) are
+#: refused rather than handed to decoders nobody tests here or to external programs.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF")
+#: How messages name them
+ACCEPTED = "PNG, JPEG, BMP or GIF"
+#: Signatures of picture formats that are refused, to say what such a file is
+_OTHER_SIGNATURES = ((b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"RIFF", "WEBP"),
+                     (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+                     (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"\x00\x00\x01\x00", "ICO"),
+                     (b"8BPS", "PSD"))
 
 #: Longest side a picture is reduced to before the per-pixel work (the digit ends up 20 pixels).
 WORK_SIDE = 1024
@@ -40,18 +50,19 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS,
     f, size = open_regular(path, "a picture file", ImageError, missing="no such file")
     with f:
         if size == 0:
-            raise ImageError(f"{name}: empty file, expected a picture (PNG, JPEG, BMP or GIF)")
+            raise ImageError(f"{name}: empty file, expected a picture ({ACCEPTED})")
         return _decode(f, name, max_pixels, max_side)
 
 
 def from_bytes(data: bytes, name: str = "upload", max_pixels: int = DEFAULT_MAX_PIXELS,
                max_side: int | None = WORK_SIDE) -> np.ndarray:
-    """Decode an encoded picture (the bytes of a PNG/JPEG/... file) into float32 (H, W) in [0, 1].
+    """Decode an encoded picture (the bytes of a PNG, JPEG, BMP or GIF file) into float32
+    (H, W) in [0, 1].
 
     ``name`` is used in error messages. Same rules as ``load_image``.
     """
     if not data:
-        raise ImageError(f"{name}: empty file, expected a picture (PNG, JPEG, BMP or GIF)")
+        raise ImageError(f"{name}: empty file, expected a picture ({ACCEPTED})")
     return _decode(io.BytesIO(data), name, max_pixels, max_side)
 
 
@@ -74,7 +85,7 @@ def _decode(source: BinaryIO, name: str, max_pixels: int,
                     raise ImageError(bomb + f", got {w}x{h}")
                 if w == 0 or h == 0:
                     raise ImageError(f"{name}: picture has no pixels ({w}x{h})")
-                gray = _read_reduced(im, max_side)
+                gray = _read_reduced(im, max_side, name)
     except ImageError:
         raise
     except PermissionError:
@@ -82,7 +93,11 @@ def _decode(source: BinaryIO, name: str, max_pixels: int,
     except Image.DecompressionBombError:
         raise ImageError(bomb) from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{name}: not a picture (expected PNG, JPEG, BMP or GIF)") from None
+        other = _refused_format(source)
+        if other:
+            raise ImageError(f"{name}: a {other} picture, not read: save it as {ACCEPTED}") \
+                from None
+        raise ImageError(f"{name}: not a picture (expected {ACCEPTED})") from None
     except MemoryError:
         raise ImageError(bomb) from None
     except Exception as exc:  # Pillow's decoders raise many types on corrupt data
@@ -90,11 +105,25 @@ def _decode(source: BinaryIO, name: str, max_pixels: int,
     return gray
 
 
+def _refused_format(source: BinaryIO) -> str | None:
+    """The name of a known format that is not read, from the first bytes; None otherwise."""
+    try:
+        source.seek(0)
+        head = source.read(16)
+    except (OSError, ValueError):
+        return None
+    if head.startswith(b"RIFF") and head[8:12] != b"WEBP":
+        return None
+    if re.match(rb"P[1-6]\s", head):
+        return "PPM"
+    return next((fmt for sig, fmt in _OTHER_SIGNATURES if head.startswith(sig)), None)
+
+
 _ORIENT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
            6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}  # EXIF orientation -> transpose
 
 
-def _read_reduced(im: Any, max_side: int | None) -> np.ndarray:
+def _read_reduced(im: Any, max_side: int | None, name: str = "picture") -> np.ndarray:
     """Decode an opened picture, reduced by a whole factor to fit ``max_side`` (a JPEG already
     while decoding), turned upright per its EXIF orientation, as gray."""
     from PIL import Image
@@ -115,21 +144,29 @@ def _read_reduced(im: Any, max_side: int | None) -> np.ndarray:
         im = im.reduce(factor())  # block means; alpha is premultiplied
     if orientation in _ORIENT:
         im = im.transpose(getattr(Image.Transpose, _ORIENT[orientation]))
-    return _to_gray(im, source_mode)
+    return _to_gray(im, source_mode, name)
 
 
-def _to_gray(im: Any, source_mode: str | None = None) -> np.ndarray:
+def _to_gray(im: Any, source_mode: str | None = None, name: str = "picture") -> np.ndarray:
     """A loaded PIL image -> float32 (H, W) luminance in [0, 1], alpha composited on white.
-    ``source_mode``: the mode it was decoded in, if it was converted since (16-bit)."""
+    ``source_mode``: the mode it was decoded in, if it was converted since (16-bit). Integer
+    and float pixels other than 16-bit are stretched from their smallest to their largest value
+    (in float64, so no finite float32 value overflows); a NaN or infinite pixel is refused
+    (ImageError naming ``name``)."""
     from PIL import Image
 
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(im, dtype=np.float32)
-        lo, hi = float(arr.min()), float(arr.max())
         if (source_mode or mode).startswith("I;16"):
-            return arr / np.float32(65535.0)
-        return ((arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)).astype(np.float32)
+            return np.asarray(im, dtype=np.float32) / np.float32(65535.0)
+        arr = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ImageError(f"{name}: has NaN or infinite pixel values, expected finite "
+                             "numbers")
+        lo, hi = float(arr.min()), float(arr.max())
+        if not hi > lo:
+            return np.zeros(arr.shape, np.float32)
+        return np.clip((arr - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         mode == "P" and "transparency" in im.info)
     if has_alpha:
