@@ -20,9 +20,9 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
+import common
 import numpy as np
 
-import common
 from barenet import nn
 from barenet.models import build_model, model_input
 from barenet.train.config import resolve_config

@@ -17,11 +17,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
-
 import common
-from barenet.models import build_model, model_input
+import numpy as np
 from frameworks import cli_hparams, make_setup, versions
+
+from barenet.models import build_model, model_input
 
 
 def leaves(model: Any, prefix: str = "") -> list[tuple[str, Any]]:

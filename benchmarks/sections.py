@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-
-from barenet.models import build_model, model_input
 from common import Data, child_peak_rss, matmul_gflops, median, settle, timed
 from frameworks import accuracy, cli_hparams, make_setup, train_epoch
+
+from barenet.models import build_model, model_input
 
 FRAMEWORKS = ("barenet", "torch")
 BENCH_DIR = Path(__file__).resolve().parent

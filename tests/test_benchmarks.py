@@ -123,6 +123,7 @@ def _frameworks(monkeypatch):
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_torch_twin_starts_from_the_same_weights(monkeypatch, name):
     import numpy as np
+
     from barenet.models import build_model, model_input
     fw = _frameworks(monkeypatch)
     model = build_model({"name": name}, rng=0).eval()
@@ -135,6 +136,7 @@ def test_torch_twin_starts_from_the_same_weights(monkeypatch, name):
 
 def test_both_frameworks_take_the_same_steps_and_schedule(monkeypatch):
     import numpy as np
+
     from barenet.models import build_model
     fw = _frameworks(monkeypatch)
     hp = {**fw.cli_hparams("mlp"), "epochs": 1}
@@ -155,6 +157,7 @@ def test_both_frameworks_take_the_same_steps_and_schedule(monkeypatch):
 def test_numpy_floor_step_trains_exactly_like_barenet(monkeypatch):
     """The hand-written NumPy reference step computes the same SGD updates as barenet."""
     import numpy as np
+
     from barenet.models import build_model
     fw = _frameworks(monkeypatch)
     hp = fw.cli_hparams("mlp")

@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from barenet import nn
-from barenet.gradcheck import (GradCheckResult, check_loss, check_module, numerical_gradient,
-                               numerical_vjp, rel_error)
+from barenet.gradcheck import (
+    GradCheckResult,
+    check_loss,
+    check_module,
+    numerical_gradient,
+    numerical_vjp,
+    rel_error,
+)
 
 
 class WrongSign(nn.Linear):

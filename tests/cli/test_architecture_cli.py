@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from error_checks import one_error_line
 
 from barenet.cli.main import main
 from barenet.nn.registry import unregister_layer
-from error_checks import one_error_line
 
 QUICK = ["--epochs", "1", "--limit-train", "300", "--limit-test", "100", "--no-plots"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from error_checks import one_error_line
 
 from barenet.cli.attack import run_names
 from barenet.cli.main import main
-from error_checks import one_error_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from error_checks import one_error_line
 
 from barenet import load_run, nn, optim, save_run
 from barenet.cli.main import main
 from barenet.data import DataLoader, Normalize, load_dataset
 from barenet.errors import ConfigError
-from error_checks import one_error_line
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from error_checks import one_error_line
 
 from barenet import nn, save_run
 from barenet.cli.main import main
@@ -12,7 +13,6 @@ from barenet.train import train_model
 from barenet.train.api import TrainingInterrupted
 from barenet.train.checkpoint import FORMAT_VERSION
 from barenet.train.trainer import Callback
-from error_checks import one_error_line
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from error_checks import one_error_line
 
 from barenet.cli.main import main
 from barenet.data.datasets import load_dataset
 from barenet.explain import input_gradient
 from barenet.train.checkpoint import load_run
-from error_checks import one_error_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

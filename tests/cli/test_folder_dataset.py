@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PIL")
+from error_checks import one_error_line  # noqa: E402
+from idx_folders import LETTERS, write_idx_folder  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from barenet.cli.main import main  # noqa: E402
 from barenet.data.idx import write_idx  # noqa: E402
 from barenet.train.checkpoint import load_run  # noqa: E402
-from error_checks import one_error_line  # noqa: E402
-from idx_folders import LETTERS, write_idx_folder  # noqa: E402
 
 
 @pytest.fixture(scope="module")

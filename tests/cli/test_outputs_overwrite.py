@@ -3,10 +3,10 @@ refused in one line (naming it) before any work, and a symlink in DIR is never w
 from __future__ import annotations
 
 import pytest
+from error_checks import one_error_line
 
 from barenet.cli.main import main
 from barenet.data.datasets import load_dataset
-from error_checks import one_error_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 OLD = b"the user's own file"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
 from barenet import nn, save_run
 from barenet.cli.main import main
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from error_checks import one_error_line
 
 from barenet.cli.main import main
 from barenet.data.idx import write_idx
 from barenet.train import load_run
-from error_checks import one_error_line
 
 QUICK = ["--limit-train", "500", "--limit-test", "200", "--epochs", "2", "--hidden", "16",
          "--batch-size", "50", "--no-plots"]

@@ -11,17 +11,16 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
+from error_checks import one_error_line
 
 from barenet import nn, optim, save_run
 from barenet.cli.main import main
 from barenet.data import DataLoader, Normalize, load_dataset
 from barenet.layer_files import import_layer_file
 from barenet.nn.registry import layer_class, unregister_layer
-from error_checks import one_error_line
 
 SWISH = '''
 import numpy as np

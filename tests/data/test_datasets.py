@@ -13,8 +13,8 @@ import pytest
 
 from barenet.data import datasets
 from barenet.data.datasets import dataset_info, download_dataset, load_dataset
-from barenet.data.specs import DATASET_NAMES, SPECS, DatasetSpec
 from barenet.data.idx import write_idx
+from barenet.data.specs import DATASET_NAMES, SPECS, DatasetSpec
 from barenet.errors import ConfigError, DataError, IDXError
 
 MNIST_COUNTS = {

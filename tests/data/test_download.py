@@ -9,8 +9,14 @@ import time
 
 import pytest
 
-from barenet.data.download import (DEADLINE_ENV, DEFAULT_DEADLINE, download_deadline,
-                                   download_file, mirror_bases, mirror_urls)
+from barenet.data.download import (
+    DEADLINE_ENV,
+    DEFAULT_DEADLINE,
+    download_deadline,
+    download_file,
+    mirror_bases,
+    mirror_urls,
+)
 from barenet.errors import DataError
 
 PAYLOAD = b"\x1f\x8b" + bytes(range(256)) * 40

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from idx_folders import LETTERS, write_idx_folder
 
 from barenet.data.datasets import clear_cache, load_dataset
 from barenet.data.facts import spec_from_facts, spec_to_facts
@@ -16,7 +17,6 @@ from barenet.data.idx import write_idx
 from barenet.data.specs import SPECS, DatasetSpec, get_spec
 from barenet.errors import ConfigError, DataError, IDXError
 from barenet.train.memory import dataset_counts
-from idx_folders import LETTERS, write_idx_folder
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from barenet.data import idx
-from barenet.data.idx import (check_same_count, read_idx, read_idx_with_sha256, read_images,
-                              read_labels, write_idx)
+from barenet.data.idx import (
+    check_same_count,
+    read_idx,
+    read_idx_with_sha256,
+    read_images,
+    read_labels,
+    write_idx,
+)
 from barenet.errors import DataError, IDXError
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]

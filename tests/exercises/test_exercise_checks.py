@@ -8,12 +8,12 @@ import types
 
 import numpy as np
 import pytest
-
-import barenet.exercises as ex
-from barenet.exercises.registry import spec_of
 from ex_planted import CATALOGUED, SOLUTIONS, planted
 from ex_solutions_mlp import Conv2d, Linear, MaxPool2d, Tanh
 from ex_solutions_more import Adam, BatchNorm1d
+
+import barenet.exercises as ex
+from barenet.exercises.registry import spec_of
 
 GENERIC = {"gradient assigned instead of added"}  # recognised by the engine for every layer
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from barenet.explain import (attack_run, check_eps, fgsm, input_gradient, pixels_to_input,
-                             sign_step)
+from barenet.explain import attack_run, check_eps, fgsm, input_gradient, pixels_to_input, sign_step
 from barenet.train.evaluate import evaluate_run
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from error_checks import one_error_line
 
 from barenet import load_run
 from barenet.cli.main import main
 from barenet.data import load_dataset
-from error_checks import one_error_line
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

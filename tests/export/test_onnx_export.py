@@ -14,8 +14,17 @@ ort = pytest.importorskip("onnxruntime")
 
 from barenet import __version__, nn, save_run  # noqa: E402
 from barenet.errors import BarenetError  # noqa: E402
-from barenet.export import (CONVERTERS, DEFAULT_OPSET, MIN_OPSET, ExportError, Value,  # noqa: E402
-                            max_opset, onnx_model, register, to_onnx)
+from barenet.export import (  # noqa: E402
+    CONVERTERS,
+    DEFAULT_OPSET,
+    MIN_OPSET,
+    ExportError,
+    Value,
+    max_opset,
+    onnx_model,
+    register,
+    to_onnx,
+)
 from barenet.models import build_model  # noqa: E402
 from barenet.nn.registry import is_builtin, registered  # noqa: E402
 

@@ -7,8 +7,16 @@ import pytest
 
 from barenet import nn
 from barenet.errors import ConfigError
-from barenet.models import (MODEL_NAMES, architecture_of, build_model, count_parameters,
-                            default_spec, describe_models, input_shape, model_input)
+from barenet.models import (
+    MODEL_NAMES,
+    architecture_of,
+    build_model,
+    count_parameters,
+    default_spec,
+    describe_models,
+    input_shape,
+    model_input,
+)
 from barenet.nn.architecture import count_numbers, describe
 from barenet.nn.architecture_shapes import infer_input_shape, output_shape
 

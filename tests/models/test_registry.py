@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from barenet.errors import ConfigError
-from barenet.models import (MODEL_NAMES, build_model, default_spec, describe_models,
-                            model_input, resolve_spec)
+from barenet.models import (
+    MODEL_NAMES,
+    build_model,
+    default_spec,
+    describe_models,
+    model_input,
+    resolve_spec,
+)
 
 
 def test_classic_mlp_is_784_200_10():

@@ -6,8 +6,14 @@ import pytest
 
 from barenet import load_run, nn, optim, save_run
 from barenet.errors import ConfigError
-from barenet.models import (architecture_of, build_model, count_parameters, default_spec,
-                            get_entry, input_shape)
+from barenet.models import (
+    architecture_of,
+    build_model,
+    count_parameters,
+    default_spec,
+    get_entry,
+    input_shape,
+)
 from barenet.train import Callback, TrainingInterrupted, resume_training, train_model
 
 NAMES = ["rnn", "lstm", "gru", "vit"]

@@ -7,10 +7,9 @@ import math
 import tracemalloc
 
 import numpy as np
+from every_layer_cases import Reshape, ScaleShift, example, make, takes_ids
 
 from barenet import nn
-
-from every_layer_cases import Reshape, ScaleShift, example, make, takes_ids
 
 CLASSES = 10
 

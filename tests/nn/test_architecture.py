@@ -11,10 +11,16 @@ from hypothesis import strategies as st
 
 from barenet import nn
 from barenet.nn import architecture
-from barenet.nn.architecture import (MAX_NUMBERS, ArchitectureError, build, count_numbers,
-                                     describe, validate)
-from barenet.nn.registry import is_builtin, registered
+from barenet.nn.architecture import (
+    MAX_NUMBERS,
+    ArchitectureError,
+    build,
+    count_numbers,
+    describe,
+    validate,
+)
 from barenet.nn.architecture_shapes import infer_input_shape, output_shape
+from barenet.nn.registry import is_builtin, registered
 
 
 def image_model(*layers: nn.Module) -> nn.Sequential:

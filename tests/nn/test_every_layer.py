@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from every_layer_cases import (
+    SampleCentre,
+    ScaleShift,
+    cases,
+    conv_to,
+    example,
+    inputs,
+    make,
+    takes_ids,
+)
 
 from barenet import nn
 from barenet.gradcheck import NOISE_FRACTION, check_module, numerical_vjp, rel_error
-from barenet.nn.init import find_generators
 from barenet.nn.architecture import ArchitectureError, layer, sequential, validate
 from barenet.nn.architecture_shapes import output_shape, shapes
+from barenet.nn.init import find_generators
 from barenet.nn.registry import is_builtin, registered
-
-from every_layer_cases import (ScaleShift, SampleCentre, cases, conv_to, example, inputs, make,
-                               takes_ids)
 
 CASES = cases()
 F32_TOL = 2e-6      # float32 vs float64, relative to the largest value compared (PyTorch ~1e-6)

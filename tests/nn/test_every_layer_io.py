@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from every_layer_cases import cases, example, inputs, make, takes_ids
+from every_layer_net import memory_inputs, memory_net, mnist_net, net, step_peak_bytes
 
 from barenet import load_run, nn, save_run
 from barenet.compare import twin
@@ -18,9 +20,6 @@ from barenet.nn.architecture import describe
 from barenet.nn.init import find_generators
 from barenet.nn.kernels import conv2d
 from barenet.nn.step_memory import step_bytes_per_sample, step_fixed_bytes
-
-from every_layer_cases import cases, example, inputs, make, takes_ids
-from every_layer_net import memory_inputs, memory_net, mnist_net, net, step_peak_bytes
 
 CASES = cases()
 ONNX_TOL = 1e-5

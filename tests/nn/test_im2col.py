@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from barenet.nn.kernels.batch_last import (col2im, from_work, im2col, pad_work, to_work,
-                                           unpad_work, window_slice)
+from barenet.nn.kernels.batch_last import (
+    col2im,
+    from_work,
+    im2col,
+    pad_work,
+    to_work,
+    unpad_work,
+    window_slice,
+)
 from barenet.nn.windows import output_size, pair
 
 CASES = [  # (C, Hp, Wp, N, kernel, stride)

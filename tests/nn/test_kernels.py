@@ -16,7 +16,8 @@ from contextlib import nullcontext
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from barenet import nn
 from barenet.nn import kernels

@@ -8,8 +8,13 @@ import pytest
 from barenet import nn
 from barenet.nn.architecture import ArchitectureError, build, describe, validate
 from barenet.nn.architecture_shapes import output_shape
-from barenet.nn.registry import (LayerRegistryError, is_builtin, layer_class, registered,
-                                 unregister_layer)
+from barenet.nn.registry import (
+    LayerRegistryError,
+    is_builtin,
+    layer_class,
+    registered,
+    unregister_layer,
+)
 from barenet.nn.step_memory import step_bytes_per_sample
 
 

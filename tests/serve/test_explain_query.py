@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from barenet.serve.errors import HTTPError
 from barenet.serve import jsonbody
+from barenet.serve.errors import HTTPError
 
 
 def post(client, body: bytes, path: str):

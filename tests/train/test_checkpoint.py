@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from barenet.errors import CheckpointError
-from barenet.train import load_run, train_model
-from barenet.train import fileio
+from barenet.train import fileio, load_run, train_model
 from barenet.train.checkpoint import FORMAT_VERSION
 from barenet.train.resume import RESUME, read_resume_state, save_training_state
 

@@ -8,8 +8,7 @@ import pytest
 
 from barenet import nn, optim
 from barenet.errors import ConfigError
-from barenet.train import Callback, TrainingInterrupted, resume_training, train_model
-from barenet.train import diagnostics
+from barenet.train import Callback, TrainingInterrupted, diagnostics, resume_training, train_model
 from barenet.train.diagnostics import GradientFlow, is_column
 from barenet.train.resume import METRIC_COLUMNS
 from barenet.train.trainer import Trainer

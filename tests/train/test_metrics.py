@@ -2,8 +2,13 @@
 import numpy as np
 import pytest
 
-from barenet.train.metrics import (accuracy, confusion_matrix, cross_entropy,
-                                   precision_recall_f1, r2_score)
+from barenet.train.metrics import (
+    accuracy,
+    confusion_matrix,
+    cross_entropy,
+    precision_recall_f1,
+    r2_score,
+)
 
 
 def test_confusion_matrix_rows_are_true_classes():

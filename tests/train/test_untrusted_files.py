@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from barenet import atomic
 from barenet.cli.main import main
 from barenet.errors import CheckpointError
-from barenet.train import load_run
-from barenet.train import fileio
+from barenet.train import fileio, load_run
 from barenet.train.checkpoint import write_run
 
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_run_mlp"

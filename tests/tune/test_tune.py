@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from barenet import tune
-from barenet.tune import storage as tune_storage, study, trial
 from barenet.errors import ConfigError, TrainingDiverged
+from barenet.tune import storage as tune_storage
+from barenet.tune import study, trial
 
 
 def _fake_train(config: dict, callbacks=()) -> dict:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from error_checks import one_error_line
 
 from barenet.cli.main import main
 from barenet.errors import ConfigError
 from barenet.tune import study, trial
-from error_checks import one_error_line
 
 pytest.importorskip("optuna")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from barenet.cli.main import main
-from barenet.tune import redact, storage as tune_storage, trial
-from error_checks import one_error_line
+from barenet.tune import redact, trial
+from barenet.tune import storage as tune_storage
 
 SECRET = "hunter2secret"
 

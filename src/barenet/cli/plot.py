@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from ..train.evaluate import evaluate_run
 
     try:
-        from .. import plots
         import matplotlib  # noqa: F401
+
+        from .. import plots
     except ImportError:
         raise ConfigError('plots need matplotlib: pip install "barenet[cli]"') from None
     if args.limit is not None and args.limit < 1:

@@ -7,8 +7,18 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import (ProgressPrinter, add_command, add_data_args, finite_float, int_list,
-                     non_negative_int, pct, positive_int, seconds, warn)
+from .common import (
+    ProgressPrinter,
+    add_command,
+    add_data_args,
+    finite_float,
+    int_list,
+    non_negative_int,
+    pct,
+    positive_int,
+    seconds,
+    warn,
+)
 
 DESCRIPTION = """\
 Train a model and save it as a run directory (config.json, weights.npz, metrics.csv, resume

@@ -26,8 +26,9 @@ from ..errors import ConfigError, DataError
 from .download import Progress, download_file, mirror_bases, mirror_urls
 from .folder import dataset_spec, is_folder_name, pixel_stats
 from .idx import check_images, check_labels, check_same_count, read_idx_with_sha256
-from .memo import cache_key, clear_cache, recall, remember
+from .memo import cache_key, clear_cache, recall, remember  # noqa: F401 - clear_cache re-exported
 from .specs import DATA_ENV, SPLITS, DatasetSpec, get_spec
+
 
 @dataclass
 class Dataset:

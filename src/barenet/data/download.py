@@ -18,9 +18,9 @@ import os
 import tempfile
 import time
 import urllib.request
-from urllib.parse import urljoin
 from pathlib import Path
 from typing import Callable, Sequence
+from urllib.parse import urljoin
 
 from ..errors import DataError
 

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..nn.functional import softmax
-from .gradients import (float64_copy, input_gradient, model_dtype, pixels_to_input,
-                        smooth_gradient)
+from .gradients import float64_copy, input_gradient, model_dtype, pixels_to_input, smooth_gradient
 
 #: Most noisy copies ``--smooth`` may ask for (each costs one forward and backward pass)
 MAX_SMOOTH = 200

@@ -74,7 +74,6 @@ def encoder_layer(layer: nn.TransformerEncoderLayer, g: GraphBuilder, x: Value,
                   path: str) -> Value:
     """(N, T, d_model) -> (N, T, d_model). Pre-norm: x + attn(norm1 x), then + ff(norm2 x);
     post-norm: norm1(x + attn x), then norm2(x + ff x); ff = linear2(act(linear1 x))."""
-    e = layer.d_model
 
     def sub(name: str, v: Value) -> Value:
         return convert(getattr(layer, name), g, v, _name(path, name))
@@ -97,7 +96,7 @@ def encoder_layer(layer: nn.TransformerEncoderLayer, g: GraphBuilder, x: Value,
 def patch_embedding(layer: nn.PatchEmbedding, g: GraphBuilder, x: Value, path: str) -> Value:
     """(N, C, H, W) -> (N, 1 + P, E): Conv (kernel = stride = patch) gives each patch's E
     features; the class token (Expand to N) goes first, then the positions are added."""
-    c, s, p, e = layer.in_channels, layer.image_size, layer.patch_size, layer.embed_dim
+    p, e = layer.patch_size, layer.embed_dim
     patches = layer.num_patches
     conv = g.node("Conv", [x.name, g.const(_name(path, "weight"), layer.weight.data),
                            g.const(_name(path, "bias"), layer.bias.data)], path,

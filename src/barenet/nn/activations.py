@@ -34,8 +34,7 @@ class ReLU(SameShape, Module):
     @classmethod
     def step_memory(cls, c: dict, shape: tuple, out: tuple, first: bool) -> LayerMemory:
         """Keeps a one-byte mask of x > 0."""
-        x = y = FLOAT * values(shape)
-        n = values(shape)
+        y, n = FLOAT * values(shape), values(shape)
         return LayerMemory(cache=n, moment=n + 2 * y)
 
     def __init__(self) -> None:

@@ -8,11 +8,20 @@ import numpy as np
 from . import init, kernels
 from .kernels import conv2d as fast
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, values
 from .module import Module, Parameter
 from .registry import register_layer
-from .windows import window_output, window_sizes
-from .windows import IntPair, col2im, im2col, output_size, pad, pair, unpad
+from .windows import (
+    IntPair,
+    col2im,
+    im2col,
+    output_size,
+    pad,
+    pair,
+    unpad,
+    window_output,
+    window_sizes,
+)
 
 
 @register_layer

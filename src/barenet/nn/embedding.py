@@ -5,7 +5,7 @@ import numpy as np
 
 from . import init
 from .layer_args import Arg
-from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_record import FLOAT, LayerMemory, values
 from .module import Module, Parameter
 from .registry import register_layer
 

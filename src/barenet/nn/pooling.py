@@ -9,8 +9,17 @@ from .layer_args import Arg
 from .layer_record import FLOAT, LayerMemory, NoParameters, values
 from .module import Module
 from .registry import register_layer
-from .windows import window_output, window_sizes
-from .windows import IntPair, add_windows, output_size, pad, pair, unpad, windows
+from .windows import (
+    IntPair,
+    add_windows,
+    output_size,
+    pad,
+    pair,
+    unpad,
+    window_output,
+    window_sizes,
+    windows,
+)
 
 
 class _Pool2d(NoParameters, Module):

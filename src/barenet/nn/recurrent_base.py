@@ -18,7 +18,6 @@ from . import init
 from .layer_args import Arg
 from .layer_record import FLOAT, LayerMemory, ShapeMismatch, values
 from .module import Module, Parameter
-from .registry import register_layer
 
 State = tuple[np.ndarray, ...]          # (h,) for RNN and GRU, (h, c) for LSTM: each (N, H)
 

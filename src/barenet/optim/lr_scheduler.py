@@ -15,7 +15,7 @@ from typing import Any
 
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
-from .scheduler_base import (Scheduler, _per_group, checked_choice, checked_int, checked_real)
+from .scheduler_base import Scheduler, _per_group, checked_choice, checked_int, checked_real
 
 
 def _decay(gamma: Any, where: str) -> float:

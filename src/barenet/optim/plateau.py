@@ -5,8 +5,15 @@ import math
 from typing import Any
 
 from .optimizer import Optimizer
-from .scheduler_base import (Scheduler, _json_float, _per_group, checked_choice, checked_int,
-                             checked_real, checked_reals)
+from .scheduler_base import (
+    Scheduler,
+    _json_float,
+    _per_group,
+    checked_choice,
+    checked_int,
+    checked_real,
+    checked_reals,
+)
 
 
 class ReduceLROnPlateau(Scheduler):

@@ -28,7 +28,6 @@ from .app import STATIC_TYPES, App
 from .connections import DeadlineReader
 from .errors import HTTPError
 
-
 _DIGITS = re.compile(r"[0-9]{1,18}")  # a Content-Length: plain digits, no sign, no "_"
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'")

@@ -26,8 +26,8 @@ from ..nn.losses import CrossEntropyLoss
 from ..nn.module import Module
 from ..optim import SGD
 from .inference import layer_chain
-from .weights_view import first_layer_images, first_weighted, input_weights
 from .sessions import Session
+from .weights_view import first_layer_images, first_weighted, input_weights
 
 MAX_STEPS = 10     # SGD steps per call (each is followed by an accuracy measurement)
 MAX_LR = 1.0

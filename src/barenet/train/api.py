@@ -27,8 +27,16 @@ from ..data.transforms import Normalize
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..models import architecture_of, build_model, input_shape, model_input
 from . import memory
-from .changes import (FROM_SETTINGS, OBSERVERS, RESUME_SETTINGS, apply_new_settings,
-                      merge_settings, record_settings, restart, saved_state)
+from .changes import (
+    FROM_SETTINGS,
+    OBSERVERS,
+    RESUME_SETTINGS,
+    apply_new_settings,
+    merge_settings,
+    record_settings,
+    restart,
+    saved_state,
+)
 from .checkpoint import CONFIG, FORMAT_VERSION, Run, load_config, load_run, write_run
 from .claim import claim_dir
 from .config import HYPERPARAMETERS, dataset_record, flat_from_run_config, resolve_config

@@ -30,9 +30,9 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from ..atomic import atomic_save_npz, atomic_write_json
+from ..data.facts import MAX_SIDE
 from ..data.transforms import Normalize
 from ..errors import BarenetError, CheckpointError
-from ..data.facts import MAX_SIDE
 from ..models import architecture_of, input_shape
 from ..nn.architecture import ArchitectureError, build, count_numbers, leaves, validate
 from ..nn.architecture_shapes import output_shape
@@ -40,10 +40,27 @@ from ..nn.layer_record import FLOAT
 from ..nn.module import Module
 from ..nn.step_memory import eval_bytes_per_sample
 from . import memory
-from .fileio import (NpzArchive, brief, name_list, printable, quoted, read_json,
-                     remove_stale_temp_files)
-from .run import (CONFIG, CUSTOM, EVAL_BATCH, FORMAT_VERSION, METRICS, TRAINER, WEIGHTS, Run,
-                  image_side, run_dataset_spec)
+from .fileio import (
+    NpzArchive,
+    brief,
+    name_list,
+    printable,
+    quoted,
+    read_json,
+    remove_stale_temp_files,
+)
+from .run import (
+    CONFIG,
+    CUSTOM,
+    EVAL_BATCH,
+    FORMAT_VERSION,
+    METRICS,
+    TRAINER,
+    WEIGHTS,
+    Run,
+    image_side,
+    run_dataset_spec,
+)
 from .save import save_run
 
 OPTIONAL_SUFFIX = "num_batches_tracked"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -22,10 +21,17 @@ from typing import Any, BinaryIO, Iterable
 
 import numpy as np
 
-from ..atomic import (atomic_save_npz, atomic_write, atomic_write_bytes, atomic_write_json,
-                      deferred_interrupt, jsonable, remove_stale_temp_files)
 from .. import regular_file
-from ..errors import MAX_MESSAGE, CheckpointError, brief  # brief, MAX_MESSAGE: re-exported
+from ..atomic import (
+    atomic_save_npz,
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_json,
+    deferred_interrupt,
+    jsonable,
+    remove_stale_temp_files,
+)
+from ..errors import CheckpointError, brief  # brief: also imported from here
 
 MAX_JSON_BYTES = 64 << 20      # a run's JSON file (config.json, trainer.json, --config FILE)
 MAX_NPZ_BYTES = 2 << 30        # every array of an .npz together, once unpacked

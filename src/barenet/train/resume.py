@@ -21,8 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import (atomic_save_npz, atomic_write_bytes, atomic_write_json,
-                      deferred_interrupt, jsonable)
+from ..atomic import (
+    atomic_save_npz,
+    atomic_write_bytes,
+    atomic_write_json,
+    deferred_interrupt,
+    jsonable,
+)
 from ..errors import CheckpointError
 from ..optim import flatten_state, unflatten_state
 from .checkpoint import MAX_LINE, METRICS, TRAINER, WEIGHTS, weight_problems

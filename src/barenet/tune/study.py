@@ -25,8 +25,7 @@ import numpy as np
 from ..errors import BarenetError, ConfigError, TrainingDiverged
 from ..train.trainer import Callback
 from . import trial as _trial
-from .storage import (check_storage, import_optuna, join_study, open_storage, redact,
-                      storage_url)
+from .storage import check_storage, import_optuna, join_study, open_storage, redact, storage_url
 from .trial import SEARCH_SPACE, Progress, blas_threads, worker_threads
 
 # Set by Ctrl-C in a process that runs trials (a worker, or the search itself with one job):
