@@ -10,7 +10,7 @@ worst element and both values, and the catalogued mistake whose numbers the lear
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -224,17 +224,25 @@ def _check_numeric(learner: Any, spec: Spec, cfg: Config, inputs: tuple, g: Any,
         checks.add(f"numerical {name}", diff)
 
 
-def check_spec(spec: Spec, cls: type) -> Result:
-    """Grade ``cls`` against ``spec``: every configuration, every check (see module doc)."""
+def grade(name: str, configs: Sequence[Any],
+          run_one: Callable[[Any, int, _Checks], None]) -> Result:
+    """Run ``run_one(config, index, checks)`` for every configuration: "not written" at the
+    first NotImplementedError, a failed "runs" check for each configuration that raised."""
     checks = _Checks()
-    for index, cfg in enumerate(spec.configs):
+    for index, cfg in enumerate(configs):
         try:
-            _run_config(cls, spec, cfg, index, checks)
+            run_one(cfg, index, checks)
         except NotWritten as exc:
             checks.add("written", str(exc))
-            return checks.result(spec.name, NOT_WRITTEN)
+            return checks.result(name, NOT_WRITTEN)
         except LearnerError as exc:
             checks.add("runs", f"{exc} ({cfg.label or 'default arguments'})")
     checks.add("runs", None)
-    return checks.result(spec.name)
+    return checks.result(name)
+
+
+def check_spec(spec: Spec, cls: type) -> Result:
+    """Grade ``cls`` against ``spec``: every configuration, every check (see module doc)."""
+    return grade(spec.name, spec.configs,
+                 lambda cfg, index, checks: _run_config(cls, spec, cfg, index, checks))
 

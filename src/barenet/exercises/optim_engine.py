@@ -15,9 +15,9 @@ import numpy as np
 
 from ..nn.module import Parameter
 from . import compare
-from .engine import _Checks
-from .result import NOT_WRITTEN, Result
-from .trace import LearnerError, NotWritten, call
+from .engine import _Checks, grade
+from .result import Result
+from .trace import call
 
 #: rule(p, g, state, hyper): one parameter's update, in place on ``p`` and ``state``
 Rule = Callable[[np.ndarray, np.ndarray, dict[str, Any], dict[str, Any]], None]
@@ -146,14 +146,5 @@ def _run(spec: OptimSpec, cls: type, cfg: OptimConfig, index: int, checks: _Chec
 
 def check_optimizer(spec: OptimSpec, cls: type) -> Result:
     """Grade the optimizer class ``cls`` against ``spec`` (see the module docstring)."""
-    checks = _Checks()
-    for index, cfg in enumerate(spec.configs):
-        try:
-            _run(spec, cls, cfg, index, checks)
-        except NotWritten as exc:
-            checks.add("written", str(exc))
-            return checks.result(spec.name, NOT_WRITTEN)
-        except LearnerError as exc:
-            checks.add("runs", f"{exc} ({cfg.label})")
-    checks.add("runs", None)
-    return checks.result(spec.name)
+    return grade(spec.name, spec.configs,
+                 lambda cfg, index, checks: _run(spec, cls, cfg, index, checks))
