@@ -12,57 +12,26 @@ constructor arguments), so nothing is built to answer them:
   (``LayerMemory``).
 
 A built-in layer declares ``ARGS`` (``layer_args.Arg``) and writes the last three in a few lines
-from its maths. A user's layer declares nothing: its configuration is its constructor's
+from its maths (in the words of ``layer_costs.py``). A user's layer declares nothing: its configuration is its constructor's
 arguments stored as attributes of the same names (scikit-learn's ``get_params`` convention),
 and the rest is *measured* by a probe: the layer built from its configuration, run forward and
 backward on batches of 16 and 48 random samples; output shape from the output, memory from what
-``tracemalloc`` sees NumPy allocate (the difference of the two batches, per sample).
+``tracemalloc`` sees NumPy allocate (the difference of the two batches, per sample;
+``layer_probe.py``).
 """
 from __future__ import annotations
 
 import inspect
-import json
-import math
-import tracemalloc
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .layer_args import REQUIRED, Arg, check
+from .layer_costs import FLOAT, LayerMemory, ShapeMismatch, values
+from .layer_probe import measure, measure_shape
 
-FLOAT = 4                    # bytes of a float32
 #: Constructor arguments that are not configuration: the weights' generator and their dtype.
 NOT_CONFIG = ("self", "rng", "dtype")
-PROBE_BATCHES = (16, 48)   # large enough that NumPy's small-array cache does not hide them
-
-
-class ShapeMismatch(ValueError):
-    """An input shape a layer cannot take; ``str(exc)`` says what it expects: ``(N, 784)``."""
-
-
-@dataclass(frozen=True)
-class LayerMemory:
-    """What one more sample costs a layer in a training step, in bytes.
-
-    ``cache``: kept from forward until backward; ``work``: work arrays kept between steps;
-    ``moment``: the most alive at once inside its forward or backward; ``keeps_input``: it
-    holds its input by reference until backward (counted unless it is the first layer);
-    ``eval_moment``: the most alive at once in an evaluation forward (None: input + output);
-    ``fixed``: bytes of a step that do not grow with the batch.
-    """
-
-    cache: int = 0
-    work: int = 0
-    moment: int = 0
-    keeps_input: bool = False
-    eval_moment: int | None = None
-    fixed: int = 0
-
-
-def values(shape: tuple[int, ...]) -> int:
-    """Numbers in one sample of ``shape``."""
-    return math.prod(shape)
 
 
 def _quoted(value: Any) -> str:
@@ -182,14 +151,14 @@ class LayerRecord:
     def infer_shape(cls, config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample input ``shape``; by default measured by
         running the layer on a batch of 16."""
-        return _probe_shape(cls, config, tuple(shape))
+        return measure_shape(cls, config, tuple(shape))
 
     @classmethod
     def step_memory(cls, config: dict[str, Any], shape: tuple[int, ...], out: tuple[int, ...],
                     first: bool) -> LayerMemory:
         """Bytes per sample of a training step (``LayerMemory``); by default measured with
         tracemalloc on batches of 16 and 48 (``first`` does not change a measured layer)."""
-        return _probe(cls, config, tuple(shape)).memory
+        return measure(cls, config, tuple(shape)).memory
 
 
 class NoParameters:
@@ -206,97 +175,6 @@ class SameShape(NoParameters):
     @classmethod
     def infer_shape(cls, config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(shape)
-
-
-@dataclass(frozen=True)
-class _Probed:
-    out: tuple[int, ...]
-    memory: LayerMemory
-
-
-_PROBES: dict[tuple[type, str, tuple[int, ...]], _Probed] = {}
-_SHAPES: dict[tuple[type, str, tuple[int, ...]], tuple[int, ...]] = {}
-
-
-def _arrays_bytes(layer: Any, skip: set[int]) -> tuple[int, set[int]]:
-    """Bytes of the ndarrays a layer and its sub-layers hold in attributes (not parameters or
-    buffers), and their ids."""
-    total, ids = 0, set()
-    for m in layer.modules():
-        for value in vars(m).values():
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            for a in items:
-                while isinstance(a, np.ndarray) and isinstance(a.base, np.ndarray):
-                    a = a.base                       # a view: count the array it views
-                if isinstance(a, np.ndarray) and id(a) not in skip and id(a) not in ids:
-                    ids.add(id(a))
-                    total += a.nbytes
-    return total, ids
-
-
-def _build_probe(cls: type, config: dict[str, Any]) -> Any:
-    layer = cls.from_config(config, np.random.default_rng(0))
-    layer.train()
-    return layer
-
-
-def _forward(layer: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The layer's output on ``x``; ShapeMismatch when the forward refuses it."""
-    try:
-        y = layer.forward(x)
-    except (ValueError, TypeError, IndexError) as exc:
-        raise ShapeMismatch(f"an input its forward accepts (N, {', '.join(map(str, shape))}) "
-                            f"failed: {str(exc)[:120]}") from None
-    if not isinstance(y, np.ndarray) or y.ndim < 1 or y.shape[0] != x.shape[0]:
-        raise ShapeMismatch(f"an input its forward maps to (N, ...) arrays; it gave "
-                            f"{getattr(y, 'shape', type(y).__name__)}")
-    return y
-
-
-def _probe_shape(cls: type, config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, ...]:
-    key = (cls, json.dumps(config, sort_keys=True), shape)
-    if key not in _SHAPES:
-        x = np.random.default_rng(0).standard_normal((PROBE_BATCHES[0], *shape))
-        y = _forward(_build_probe(cls, config), x.astype(np.float32), shape)
-        _SHAPES[key] = tuple(int(v) for v in y.shape[1:])
-    return _SHAPES[key]
-
-
-def _probe(cls: type, config: dict[str, Any], shape: tuple[int, ...]) -> _Probed:
-    key = (cls, json.dumps(config, sort_keys=True), shape)
-    if key in _PROBES:
-        return _PROBES[key]
-    layer = _build_probe(cls, config)
-    held = {id(p.data) for p in layer.parameters()} | {id(b) for b in layer.buffers()}
-    gen = np.random.default_rng(0)
-    found = []
-    for n in PROBE_BATCHES:
-        x = gen.standard_normal((n, *shape)).astype(np.float32)
-        tracemalloc.start()
-        try:
-            y = _forward(layer, x, shape)
-            cached, ids = _arrays_bytes(layer, held | {id(x)})
-            keeps_input = any(a is x for m in layer.modules() for v in vars(m).values()
-                              for a in (v if isinstance(v, (list, tuple)) else (v,)))
-            # The output is the next layer's to keep (counted there, if it keeps it), unless
-            # this layer holds it itself (then it is in ``cached``) or it views the input.
-            base = y
-            while isinstance(base.base, np.ndarray):
-                base = base.base
-            fresh = 0 if base is x or id(base) in ids else y.nbytes
-            layer.zero_grad()
-            layer.backward(np.ones_like(y))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        found.append((y.shape[1:], cached, peak - fresh, keeps_input))
-    (out, c2, p2, keeps), (_, c4, p4, _) = found
-    per = PROBE_BATCHES[1] - PROBE_BATCHES[0]
-    cache = max(0, (c4 - c2) // per)
-    # moment: what backward holds beside the caches (the upstream gradient, dL/dx, temporaries)
-    memory = LayerMemory(cache=cache, moment=max(0, (p4 - p2) // per - cache), keeps_input=keeps)
-    _PROBES[key] = result = _Probed(tuple(int(v) for v in out), memory)
-    return result
 
 
 __all__ = ["FLOAT", "LayerMemory", "LayerRecord", "NoParameters", "SameShape", "ShapeMismatch",
