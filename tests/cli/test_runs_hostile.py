@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from barenet import nn, save_run
 from barenet.cli.main import main
 
@@ -50,4 +52,20 @@ def test_evaluate_json_never_holds_nan(tmp_path, capsys):
     assert main(["evaluate", str(run_dir), "--limit", "20", "--json", "--no-plots"]) == 0
     text = capsys.readouterr().out
     assert "NaN" not in text and "Infinity" not in text, text[:300]
+    json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+
+@pytest.mark.parametrize("argv", [["predict", "{run}", "--index", "0", "1", "--json"],
+                                  ["explain", "{run}", "--index", "0", "--json"],
+                                  ["attack", "{run}", "--limit", "10", "--json"]],
+                         ids=["predict", "explain", "attack"])
+def test_json_output_never_holds_nan(argv, tmp_path, capsys):
+    """Logits that overflow give NaN probabilities; the JSON says null, never a bare NaN."""
+    run_dir = tmp_path / "run"
+    model = nn.Sequential(nn.Linear(784, 10))
+    model[0].weight.data[:] = 3e38
+    model[0].weight.data[:, ::2] = -3e38
+    save_run(run_dir, model)
+    assert main([a.format(run=run_dir) for a in argv]) == 0
+    text = capsys.readouterr().out
     json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from ..atomic import check_replaceable
 from ..errors import ConfigError
+from ..train.fileio import dumps_strict
 from .common import add_command, pct, positive_int, table
 from .pictures import require_matplotlib
 
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                                   keep=SHOWN if args.out else 0))
     names = run_names(args.runs)
     if args.json:
-        print(json.dumps([{k: r[k] for k in ("run", "eps", "accuracy", "n")} for r in results]))
+        print(dumps_strict([{k: r[k] for k in ("run", "eps", "accuracy", "n")} for r in results]))
     else:
         datasets = sorted({r.dataset for r in runs})
         print(f"FGSM on the first {results[0]['n']} {' / '.join(datasets)} test images: "

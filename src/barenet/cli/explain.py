@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.fileio import dumps_strict
 from .common import add_command
 from .pictures import gather_pictures, require_matplotlib
 from .predict import planned_figures, take_figure
@@ -129,5 +129,5 @@ def run(args: argparse.Namespace) -> int:
             if "figure" in res:
                 print(f"  figure: {res['figure']}")
     if args.json:
-        print(json.dumps(results))
+        print(dumps_strict(results))
     return 1 if failed else 0

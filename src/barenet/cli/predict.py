@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import check_replaceable
 from ..errors import ConfigError
+from ..train.fileio import dumps_strict
 from .pictures import figure_name, gather_pictures, require_matplotlib
 
 DESCRIPTION = """\
@@ -118,5 +118,5 @@ def run(args: argparse.Namespace) -> int:
             if "annotated" in res:
                 print(f"  annotated: {res['annotated']}")
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(dumps_strict(results, indent=2))
     return 1 if failed else 0
