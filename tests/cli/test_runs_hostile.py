@@ -69,3 +69,36 @@ def test_json_output_never_holds_nan(argv, tmp_path, capsys):
     assert main([a.format(run=run_dir) for a in argv]) == 0
     text = capsys.readouterr().out
     json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+
+def test_serve_answers_strict_json_for_overflowing_logits(tmp_path):
+    """The server's predictions of such a run are 200 with null probabilities, not a 500."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    run_dir = tmp_path / "run"
+    model = nn.Sequential(nn.Linear(784, 10))
+    model[0].weight.data[:] = 3e38
+    model[0].weight.data[:, ::2] = -3e38
+    save_run(run_dir, model)
+    proc = subprocess.Popen([sys.executable, "-m", "barenet", "serve", str(run_dir), "--port",
+                             "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        match = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline())
+        assert match, proc.stderr.read()
+        body = json.dumps({"pixels": [128] * 784}).encode()
+        req = urllib.request.Request(match.group(0) + "api/predict", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as res:
+            assert res.status == 200
+            json.loads(res.read(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -13,7 +13,6 @@ that request only.
 from __future__ import annotations
 
 import io
-import json
 import re
 import socket
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .. import __version__
+from ..train.fileio import dumps_strict
 from .app import STATIC_TYPES, App
 from .connections import DeadlineReader
 from .errors import HTTPError
@@ -87,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ConnectionAbortedError(f"answer not sent: {exc}") from None
 
     def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
+        body = dumps_strict(doc, separators=(",", ":")).encode()   # NaN as null, never NaN
         self._send(status, body, "application/json", headers)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
