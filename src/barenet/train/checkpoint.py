@@ -21,7 +21,6 @@ architectures were stored) hold only the preset's spec, and are rebuilt from it 
 """
 from __future__ import annotations
 
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,12 +33,9 @@ from ..data.facts import MAX_SIDE
 from ..data.transforms import Normalize
 from ..errors import BarenetError, CheckpointError
 from ..models import architecture_of, input_shape
-from ..nn.architecture import ArchitectureError, build, count_numbers, leaves, validate
+from ..nn.architecture import ArchitectureError, build, validate
 from ..nn.architecture_shapes import output_shape
-from ..nn.layer_record import FLOAT
 from ..nn.module import Module
-from ..nn.step_memory import eval_bytes_per_sample
-from . import memory
 from .fileio import (
     NpzArchive,
     brief,
@@ -49,6 +45,7 @@ from .fileio import (
     read_json,
     remove_stale_temp_files,
 )
+from .load_checks import OPTIONAL_SUFFIX, check_counts, check_load_memory
 from .run import (
     CONFIG,
     CUSTOM,
@@ -63,15 +60,9 @@ from .run import (
 )
 from .save import save_run
 
-OPTIONAL_SUFFIX = "num_batches_tracked"
 MAX_PROBLEMS = 5      # weight mismatches listed in one message
 MAX_LINE = 400        # characters of one error message
 MAX_CLASS_NAME = 255  # characters of one class name (a folder's name is at most 255 bytes)
-#: What loading a run may ask of memory when the free memory cannot be read.
-MAX_LOAD_BYTES = 16 << 30
-#: A model this small is built before its weights are compared key by key; a larger one only
-#: once the archive holds as many numbers as it needs.
-SMALL_MODEL_BYTES = 16 << 20
 
 
 def save_weights(path: str | os.PathLike, state: dict[str, np.ndarray]) -> Path:
@@ -258,45 +249,6 @@ def _build(config: dict[str, Any]) -> Module:
     return build(_describe(config)[0], rng=0)
 
 
-def _size(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(1, round(n / 2**20))} MiB"
-
-
-def check_load_memory(arch: dict[str, Any], shape: tuple[int, ...]) -> int:
-    """Bytes one sample costs a forward pass of the described model (its input included);
-    CheckpointError, in one line, when the model's weights (and a copy of them, read from
-    the archive) and a batch of one would not fit in the memory available (or, when that
-    cannot be read, in ``MAX_LOAD_BYTES``). Nothing is allocated."""
-    params, buffers = count_numbers(arch)
-    weights = 2 * FLOAT * (params + buffers)
-    per_sample = eval_bytes_per_sample(arch, shape) + FLOAT * math.prod(shape)
-    available = memory.available_memory()
-    cap = MAX_LOAD_BYTES if available is None else available
-    if weights + per_sample > cap:
-        where = "available" if available is not None else "allowed for one run"
-        raise CheckpointError(f"the model needs about {_size(weights)} of memory for its "
-                              f"weights and {_size(per_sample)} per sample to evaluate, "
-                              f"more than the {_size(cap)} {where}")
-    return per_sample
-
-
-def _check_counts(members: Mapping[str, Any], arch: dict[str, Any], path: Path) -> None:
-    """CheckpointError when the model the architecture describes is large (over
-    ``SMALL_MODEL_BYTES``) and the archive's headers hold fewer numbers than it needs (an
-    optional batch counter of one value per layer may be absent): building it would be an
-    allocation the file cannot fill, so it is refused first. Smaller mismatches are named
-    key by key once the model is built (``weight_problems``)."""
-    params, buffers = count_numbers(arch)
-    need = params + buffers
-    if FLOAT * need <= SMALL_MODEL_BYTES:
-        return
-    got = sum(math.prod(m.shape) for k, m in members.items()
-              if not k.endswith(OPTIONAL_SUFFIX))
-    if got < need - len(leaves(arch)):
-        raise CheckpointError(f"{path}: does not match the model: it holds {got:,} numbers, "
-                              f"the architecture in config.json needs {need:,}")
-
-
 def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
     """Load a run directory for inference; CheckpointError (naming the file) on any problem:
     missing directory or file, bad JSON, newer format, unknown model or layer, a description
@@ -314,7 +266,7 @@ def load_run(run_dir: str | os.PathLike, weights: str = WEIGHTS) -> Run:
                               f"{list(shape)} but preprocessing has "
                               f"flatten={str(normalize.flatten).lower()}")
     with NpzArchive(run_dir / weights) as npz:
-        _check_counts(npz.members, arch, run_dir / weights)
+        check_counts(npz.members, arch, run_dir / weights)
         with _one_line(config, path):
             model = build(arch, rng=0)
         _load_from(npz, model)
