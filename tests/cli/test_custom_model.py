@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from error_checks import one_error_line
+from short_training import fit_one_pass
 
-from barenet import load_run, nn, optim, save_run
+from barenet import load_run, nn, save_run
 from barenet.cli.main import main
 from barenet.data import DataLoader, Normalize, load_dataset
 from barenet.errors import ConfigError
@@ -41,14 +42,7 @@ def mine(tmp_path_factory):
     model = nn.Sequential(nn.Conv2d(1, 8, 3, rng=0), nn.BatchNorm2d(8), nn.LeakyReLU(0.1),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.2, rng=1),
                           nn.Linear(8 * 13 * 13, 10, rng=2))
-    criterion = nn.CrossEntropyLoss()
-    opt = optim.Adam(model.parameters(), lr=2e-3)
-    for x, y in loader:
-        criterion(model(x), y)
-        opt.zero_grad()
-        model.backward(criterion.backward())
-        opt.step()
-    model.eval()
+    fit_one_pass(model, loader)
     out = tmp_path_factory.mktemp("custom") / "mine"
     save_run(out, model, dataset="mnist")
     return out, model, norm

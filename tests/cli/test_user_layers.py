@@ -15,8 +15,9 @@ import urllib.request
 import numpy as np
 import pytest
 from error_checks import one_error_line
+from short_training import fit_one_pass
 
-from barenet import nn, optim, save_run
+from barenet import nn, save_run
 from barenet.cli.main import main
 from barenet.data import DataLoader, Normalize, load_dataset
 from barenet.layer_files import import_layer_file
@@ -69,14 +70,7 @@ def swish_run(layers_file, tmp_path_factory):
                         rng=0, transform=norm)
     model = nn.Sequential(nn.Conv2d(1, 6, 3, rng=0), swish(1.5), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(6 * 13 * 13, 10, rng=1))
-    criterion = nn.CrossEntropyLoss()
-    opt = optim.Adam(model.parameters(), lr=2e-3)
-    for x, y in loader:
-        criterion(model(x), y)
-        opt.zero_grad()
-        model.backward(criterion.backward())
-        opt.step()
-    model.eval()
+    fit_one_pass(model, loader)
     run_dir = tmp_path_factory.mktemp("runs") / "swish"
     save_run(run_dir, model)
     test = load_dataset("mnist", "test")

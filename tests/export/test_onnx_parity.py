@@ -15,7 +15,9 @@ import pytest
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from barenet import load_run, nn, optim, save_run  # noqa: E402
+from short_training import fit_one_pass  # noqa: E402
+
+from barenet import load_run, nn, save_run  # noqa: E402
 from barenet.data import DataLoader, Normalize, load_dataset  # noqa: E402
 from barenet.export import CONVERTERS, max_opset, onnx_model, to_onnx  # noqa: E402
 from barenet.models import MODEL_NAMES, build_model, default_spec  # noqa: E402
@@ -116,13 +118,7 @@ def test_a_trained_model_runs_the_same_in_onnxruntime(images):
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, rng=0), nn.BatchNorm2d(8),
                           nn.LeakyReLU(0.1), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Dropout(0.2, rng=1), nn.Linear(8 * 14 * 14, 10, rng=2))
-    criterion, opt = nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=2e-3)
-    for x, y in loader:
-        criterion(model(x), y)
-        opt.zero_grad()
-        model.backward(criterion.backward())
-        opt.step()
-    model.eval()
+    fit_one_pass(model, loader)
     ref = model(norm(images))
     assert np.max(np.abs(ref)) > 5 and (ref.argmax(1) == load_dataset(
         "mnist", "test").labels[:N_IMAGES]).mean() > 0.8
