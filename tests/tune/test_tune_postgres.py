@@ -162,7 +162,10 @@ def test_ctrl_c_in_one_process_leaves_the_other_and_the_study_intact(postgres_se
     joined_a = trials[interrupted].user_attrs["joined"]
     of_b = [t for t in trials if t.user_attrs["joined"] != joined_a]
     assert of_b and all(t.state.name == "COMPLETE" for t in of_b)   # b lost nothing
-    assert any(t.datetime_complete > when for t in of_b)             # and kept going
+    # and kept going after the Ctrl-C, unless the study already had its n trials by then (b's
+    # workers then stop taking new ones, a race the test cannot steer on a quiet machine)
+    done_before = sum(t.state.name == "COMPLETE" and t.datetime_complete <= when for t in trials)
+    assert done_before >= n or any(t.datetime_complete > when for t in of_b)
     finished = [t for t in trials if t.state.name == "COMPLETE"]
     assert len(finished) >= n
     res = json.loads((tmp_path / "b" / "results.json").read_text())
