@@ -15,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError
+from ..nn.registry import type_name
+from ..nn.sequential import Sequential
 
 TORCH_HINT = 'PyTorch is not installed: pip install "barenet[torch]"'
 
@@ -62,13 +64,13 @@ def to_torch(model: Any) -> Any:
 
 
 def _build_torch(tnn: Any, model: Any) -> Any:
-    name = type(model).__name__
-    if name == "Sequential":
+    if isinstance(model, Sequential):
         out = tnn.Sequential()
         for child_name, child in model._modules.items():
             out.add_module(child_name, _build_torch(tnn, child))
         return out
-    factory = _LAYERS.get(name)
+    name = type_name(model) or type(model).__name__
+    factory = _LAYERS.get(type_name(model))
     if factory is None or (model._modules and name not in _COMPOSITE):
         raise ConfigError(f"compare: no PyTorch equivalent for layer {name}; supported: "
                           + ", ".join(sorted(_LAYERS)) + ", Sequential")
@@ -112,25 +114,22 @@ def _layer_norm(tnn: Any, m: Any) -> Any:
 def _recurrent(tnn: Any, m: Any) -> Any:
     """PyTorch's RNN, LSTM or GRU returning only its output, as barenet's does (the subclass
     adds no parameters, so the state_dict keys stay ``weight_ih_l0`` and so on)."""
-    kind = type(m).__name__
-    extra = {"nonlinearity": m.nonlinearity} if kind == "RNN" else {}
-    return _torch_glue()[kind](m.input_size, m.hidden_size, num_layers=m.num_layers,
-                               bias=m.bias, batch_first=True, dropout=m.dropout,
-                               bidirectional=m.bidirectional, **extra)
+    return _torch_glue()[type_name(m)](**m.get_config())     # PyTorch's argument names
 
 
 def _attention(tnn: Any, m: Any) -> Any:
-    return _torch_glue()["MultiheadAttention"](m.embed_dim, m.num_heads, dropout=m.dropout,
-                                               bias=m.in_proj_bias is not None,
+    c = m.get_config()                       # the layer's own account of its arguments
+    return _torch_glue()["MultiheadAttention"](c["embed_dim"], c["num_heads"],
+                                               dropout=c["dropout"], bias=c["bias"],
                                                batch_first=True)
 
 
 def _encoder_layer(tnn: Any, m: Any) -> Any:
+    c = m.get_config()
     return tnn.TransformerEncoderLayer(
-        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
-        activation="gelu" if type(m.activation).__name__ == "GELU" else "relu",
-        layer_norm_eps=m.layer_norm_eps, batch_first=True, norm_first=m.norm_first,
-        bias=m.linear1.bias is not None)
+        c["d_model"], c["nhead"], c["dim_feedforward"], dropout=c["dropout"],
+        activation=c["activation"], layer_norm_eps=c["layer_norm_eps"], batch_first=True,
+        norm_first=c["norm_first"], bias=c["bias"])
 
 
 _GLUE: dict[str, type] = {}

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import init
+from .layer_args import quoted
 from .module import Module
 from .registry import is_builtin, layer_class, registered, type_name
 from .sequential import Sequential
@@ -46,11 +47,6 @@ def known_layers() -> str:
     """The layer names a description may use, for messages (cut when many are registered)."""
     text = ", ".join(["Sequential", *registered()])
     return text if len(text) <= MAX_NAMES else text[:text.rindex(", ", 0, MAX_NAMES)] + ", ..."
-
-
-def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def describe(model: Module) -> dict[str, Any]:
@@ -129,9 +125,9 @@ def _validate(desc: Any, path: str, depth: int, counter: dict[str, int],
     if cls is None:
         source = (sources or {}).get(kind) if isinstance(kind, str) else None
         if source:
-            raise ArchitectureError(f"{where}: this run needs layer {_short(kind)[1:-1]} from "
+            raise ArchitectureError(f"{where}: this run needs layer {quoted(kind)[1:-1]} from "
                                     f"{source}: pass --layers {source}")
-        raise ArchitectureError(f"{where}: unknown layer type {_short(kind)}, expected one of "
+        raise ArchitectureError(f"{where}: unknown layer type {quoted(kind)}, expected one of "
                                 f"{known_layers()}, or one of your own (--layers FILE.py)")
     args = desc.get("args", {})
     extra = sorted(map(str, set(desc) - {"type", "args"}))

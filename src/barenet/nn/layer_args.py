@@ -107,5 +107,22 @@ def check(kind: str, v: Any) -> Any:
                           kind, f"is of an unknown kind {kind!r}"))
 
 
+def quoted(value: Any) -> str:
+    """A value in a message: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def checked(name: str, arg: Arg, value: Any) -> Any:
+    """``check(arg.kind, value)`` for constructor argument ``name`` (None where None is its
+    default); ValueError naming the argument and quoting the value."""
+    if value is None and arg.default is None:
+        return None
+    try:
+        return check(arg.kind, value)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}, got {quoted(value)}") from None
+
+
 __all__ = ["Arg", "CHOICES", "MAX_DIM", "MAX_KERNEL", "MAX_SIZE", "MAX_STACK", "REQUIRED",
-           "check"]
+           "check", "checked", "quoted"]

@@ -11,13 +11,13 @@ constructor arguments), so nothing is built to answer them:
 - ``step_memory(config, shape, out, first)``: the bytes per sample a training step costs
   (``LayerMemory``).
 
-A built-in layer declares ``ARGS`` (``layer_args.Arg``) and writes the last three in a few lines
-from its maths (in the words of ``layer_costs.py``). A user's layer declares nothing: its configuration is its constructor's
-arguments stored as attributes of the same names (scikit-learn's ``get_params`` convention),
-and the rest is *measured* by a probe: the layer built from its configuration, run forward and
-backward on batches of 16 and 48 random samples; output shape from the output, memory from what
-``tracemalloc`` sees NumPy allocate (the difference of the two batches, per sample;
-``layer_probe.py``).
+A built-in layer declares ``ARGS`` (``layer_args.Arg``) and writes the last three in a few
+lines from its maths, in the words of ``layer_costs.py``. A user's layer declares nothing: its
+configuration is its constructor's arguments stored as attributes of the same names
+(scikit-learn's ``get_params`` convention), and the rest is *measured* by ``layer_probe.py``:
+the layer built from its configuration, run forward and backward on batches of 16 and 48 random
+samples; output shape from the output, memory from what ``tracemalloc`` sees NumPy allocate
+(the difference of the two batches, per sample).
 """
 from __future__ import annotations
 
@@ -26,18 +26,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .layer_args import REQUIRED, Arg, check
+from .layer_args import REQUIRED, Arg, checked
 from .layer_costs import FLOAT, LayerMemory, ShapeMismatch, values
 from .layer_probe import measure, measure_shape
 
 #: Constructor arguments that are not configuration: the weights' generator and their dtype.
 NOT_CONFIG = ("self", "rng", "dtype")
-
-
-def _quoted(value: Any) -> str:
-    """A value in a message: its repr, cut to 40 characters."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class LayerRecord:
@@ -90,14 +84,8 @@ class LayerRecord:
 
     def get_config(self) -> dict[str, Any]:
         """The JSON-able constructor arguments that rebuild this layer (PyTorch's names)."""
-        out = {}
-        for name, arg in self.config_args().items():
-            value = self.config_value(name)
-            try:
-                out[name] = check(arg.kind, value)
-            except ValueError as exc:
-                raise ValueError(f"{name} {exc}, got {_quoted(value)}") from None
-        return out
+        return {name: checked(name, arg, self.config_value(name))
+                for name, arg in self.config_args().items()}
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -108,19 +96,12 @@ class LayerRecord:
         if unknown:
             raise ValueError(f"unknown argument {unknown[0][:40]!r}, expected some of: "
                              f"{', '.join(spec) or 'none'}")
-        out = {}
-        for name, arg in spec.items():
-            if name not in config and arg.default is REQUIRED:
-                raise ValueError(f"missing argument {name!r}")
-            value = config.get(name, arg.default)
-            if value is None and arg.default is None:
-                out[name] = None
-                continue
-            try:
-                out[name] = check(arg.kind, value)
-            except ValueError as exc:
-                raise ValueError(f"{name} {exc}, got {_quoted(value)}") from None
-        return out
+        missing = [name for name, arg in spec.items()
+                   if name not in config and arg.default is REQUIRED]
+        if missing:
+            raise ValueError(f"missing argument {missing[0]!r}")
+        return {name: checked(name, arg, config.get(name, arg.default))
+                for name, arg in spec.items()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], rng: np.random.Generator | None = None) -> Any:

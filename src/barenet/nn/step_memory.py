@@ -14,15 +14,21 @@ from .layer_record import FLOAT, LayerMemory
 from .registry import layer_class
 
 
-def layer_costs(architecture: dict[str, Any], input_shape: Sequence[int]
-                ) -> list[tuple[tuple[int, ...], tuple[int, ...], LayerMemory]]:
-    """(input shape, output shape, what a step costs) of each layer, per sample, each layer
-    asked for its own (``step_memory``, beside its maths; a layer of your own is measured)."""
-    found = []
-    for i, (_, d, shape, out) in enumerate(shapes(architecture, tuple(input_shape))):
-        cost = layer_class(d["type"]).step_memory(d["args"], shape, out, first=i == 0)
-        found.append((shape, out, cost))
-    return found
+def costs_per_layer(architecture: dict[str, Any], input_shape: Sequence[int]
+                ) -> list[tuple[str, dict[str, Any], tuple[int, ...], tuple[int, ...],
+                                LayerMemory]]:
+    """(position, layer description, input shape, output shape, what a step costs) of each
+    layer, per sample, each layer asked for its own (``step_memory``, beside its maths; a
+    layer of your own is measured)."""
+    return [(path, d, shape, out,
+             layer_class(d["type"]).step_memory(d["args"], shape, out, first=i == 0))
+            for i, (path, d, shape, out) in enumerate(shapes(architecture, tuple(input_shape)))]
+
+
+def kept_bytes(cost: LayerMemory, shape: tuple[int, ...], first: bool) -> int:
+    """Bytes per sample a layer keeps from forward to backward: its cache, and its input when
+    it holds it (a first layer's input is the batch, not counted here)."""
+    return cost.cache + (FLOAT * math.prod(shape) if cost.keeps_input and not first else 0)
 
 
 def step_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[int]) -> int:
@@ -31,8 +37,8 @@ def step_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[in
     is not counted."""
     kept = work = peak = 0
     shape = tuple(input_shape)
-    for i, (shape, out, cost) in enumerate(layer_costs(architecture, input_shape)):
-        kept += cost.cache + (FLOAT * math.prod(shape) if cost.keeps_input and i > 0 else 0)
+    for i, (_, _, shape, out, cost) in enumerate(costs_per_layer(architecture, input_shape)):
+        kept += kept_bytes(cost, shape, first=i == 0)
         work += cost.work
         peak = max(peak, cost.moment + cost.cache)  # the new cache exists beside the old one
         shape = out
@@ -43,18 +49,19 @@ def step_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[in
 def step_fixed_bytes(architecture: dict[str, Any], input_shape: Sequence[int]) -> int:
     """Bytes of a training step that do not grow with the batch (e.g. the block of dL/dcols
     that every convolution but a first layer's makes at a time)."""
-    return sum(cost.fixed for _, _, cost in layer_costs(architecture, input_shape))
+    return sum(cost.fixed for *_, cost in costs_per_layer(architecture, input_shape))
 
 
 def eval_bytes_per_sample(architecture: dict[str, Any], input_shape: Sequence[int]) -> int:
     """Bytes one more sample costs a forward pass in eval mode (conv work arrays are fresh
     each batch, nothing is kept for backward)."""
     peak = 0
-    for shape, out, cost in layer_costs(architecture, input_shape):
+    for _, _, shape, out, cost in costs_per_layer(architecture, input_shape):
         moment = cost.eval_moment
         peak = max(peak, FLOAT * (math.prod(shape) + math.prod(out)) if moment is None
                    else moment)
     return peak
 
 
-__all__ = ["eval_bytes_per_sample", "layer_costs", "step_bytes_per_sample", "step_fixed_bytes"]
+__all__ = ["eval_bytes_per_sample", "kept_bytes", "costs_per_layer", "step_bytes_per_sample",
+           "step_fixed_bytes"]

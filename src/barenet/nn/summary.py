@@ -8,15 +8,12 @@ sample for backward) and the totals, read from the layers' own records, nothing 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .architecture import validate
-from .architecture_shapes import shapes
-from .layer_record import FLOAT
 from .registry import layer_class
-from .step_memory import step_bytes_per_sample
+from .step_memory import costs_per_layer, kept_bytes, step_bytes_per_sample
 
 
 @dataclass(frozen=True)
@@ -84,12 +81,10 @@ def summarize(architecture: dict[str, Any], input_shape: tuple[int, ...]) -> Sum
     ArchitectureError as ``validate`` and ``architecture_shapes.shapes``."""
     desc = validate(architecture)
     rows = []
-    for i, (path, d, shape, out) in enumerate(shapes(desc, tuple(input_shape))):
-        cls = layer_class(d["type"])
-        params, buffers = cls.count_numbers(d["args"])
-        cost = cls.step_memory(d["args"], shape, out, first=i == 0)
-        kept = cost.cache + (FLOAT * math.prod(shape) if cost.keeps_input and i > 0 else 0)
-        rows.append(LayerRow(path, d["type"], out, params, buffers, kept))
+    for i, (path, d, shape, out, cost) in enumerate(costs_per_layer(desc, input_shape)):
+        params, buffers = layer_class(d["type"]).count_numbers(d["args"])
+        rows.append(LayerRow(path, d["type"], out, params, buffers,
+                             kept_bytes(cost, shape, first=i == 0)))
     return Summary(tuple(input_shape), rows, step_bytes_per_sample(desc, input_shape))
 
 
