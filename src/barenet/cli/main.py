@@ -15,10 +15,12 @@ from ..errors import BarenetError, brief
 from .common import lowercase_names
 
 SUBCOMMANDS = ["train", "evaluate", "data", "models", "predict", "explain", "attack", "plot", "tune",
-               "compare", "serve", "export", "runs", "summary", "exercises"]
+               "compare", "serve", "export", "import", "runs", "board", "summary", "exercises"]
+#: Subcommands whose module is not named after them (``import`` is a Python keyword)
+MODULES = {"import": "import_weights"}
 #: Commands that load a run or read an architecture, and so take ``--layers FILE.py``
 LOADS_LAYERS = {"train", "evaluate", "predict", "explain", "attack", "plot", "serve", "export",
-                "runs", "summary", "compare"}
+                "import", "runs", "board", "summary", "compare"}
 #: Characters of an error message printed; the rest is summarised as "(N more characters)"
 MAX_ERROR = 1000
 #: Commands that train, for which freed memory is kept for reuse (a server must give it back)
@@ -46,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
-            module = importlib.import_module(f"{__package__}.{name}")
+            module = importlib.import_module(f"{__package__}.{MODULES.get(name, name)}")
         except ModuleNotFoundError as exc:  # a subcommand still being written
-            if exc.name == f"{__package__}.{name}":
+            if exc.name == f"{__package__}.{MODULES.get(name, name)}":
                 continue
             raise
         sub = module.add_parser(subparsers)
