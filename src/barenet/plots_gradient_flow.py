@@ -2,7 +2,9 @@
 
 Three panels, one line per layer, the epoch along x: the gradient norm of each layer's weight
 (log scale), its update-to-weight ratio (log scale, with the 1e-3 rule of thumb as a guide) and
-each ReLU's fraction of dead units. The numbers are the ``metrics.csv`` columns that
+each ReLU's fraction of dead units. A run that clipped its gradients (``--clip-grad-norm``) has
+a fourth: the total gradient norm before clipping against the threshold, and the fraction of
+steps clipped as bars. The numbers are the ``metrics.csv`` columns that
 ``barenet.train.diagnostics`` defines; biases have their columns there but no line here.
 """
 from __future__ import annotations
@@ -40,9 +42,7 @@ def gradient_flow_series(history: Sequence[dict]
     in grad_norm, update_ratio (one line per parameterised layer: its ``weight``, else its
     first parameter) and dead_relu (one per ReLU); a missing value is NaN."""
     columns = list(dict.fromkeys(k for h in history for k in h))
-    epochs = np.array([np.nan if h.get("epoch") is None else float(h["epoch"]) for h in history])
-    if history and np.isnan(epochs).all():
-        epochs = np.arange(1, len(history) + 1, dtype=np.float64)
+    epochs = _epochs(history)
     chosen: dict[str, str] = {}   # layer -> the parameter drawn for it
     for col in columns:
         kind, _, name = col.partition("/")
@@ -63,6 +63,61 @@ def gradient_flow_series(history: Sequence[dict]
         if kind == "dead_relu":
             out["dead_relu"].append((name, epochs, values(col)))
     return out
+
+
+def clip_series(history: Sequence[dict]) -> dict[str, np.ndarray] | None:
+    """The clipping panel's numbers, each (E,) with NaN where missing: ``epoch``,
+    ``total_norm`` (mean before clipping), ``max_norm`` (the threshold) and
+    ``fraction_clipped``; None when no epoch clipped."""
+    if not any(h.get("clip/max_norm") is not None for h in history):
+        return None
+    out = {"epoch": _epochs(history)}
+    for name in ("total_norm", "max_norm", "fraction_clipped"):
+        out[name] = np.array([np.nan if h.get(f"clip/{name}") is None
+                              else float(h[f"clip/{name}"]) for h in history])
+    return out
+
+
+def _epochs(history: Sequence[dict]) -> np.ndarray:
+    """The epoch of each row (E,), 1..E where the rows carry none."""
+    epochs = np.array([np.nan if h.get("epoch") is None else float(h["epoch"]) for h in history])
+    if history and np.isnan(epochs).all():
+        epochs = np.arange(1, len(history) + 1, dtype=np.float64)
+    return epochs
+
+
+def _draw_clipping(ax: Any, clip: dict[str, np.ndarray]) -> None:
+    """Total norm before clipping (log) and the threshold; the fraction clipped as bars on a
+    second axis (0 to 1)."""
+    x = clip["epoch"]
+    bars = ax.twinx()
+    fraction = clip["fraction_clipped"]
+    bars.bar(x, fraction, width=0.6, color="C1", alpha=0.25, label="steps clipped (right axis)")
+    for xi, fi in zip(x, fraction):
+        if np.isfinite(xi) and np.isfinite(fi):
+            bars.text(xi, fi + 0.01, f"{fi:.0%}", ha="center", va="bottom", fontsize=8,
+                      color="C1")
+    bars.set_ylim(0, 1.12)
+    bars.set_ylabel("fraction of steps clipped")
+    ax.set_zorder(bars.get_zorder() + 1)   # the lines over the bars
+    ax.patch.set_visible(False)
+    ax.plot(x, clip["total_norm"], "o-", color="C0", markersize=4,
+            label="||g|| before clipping (mean)")
+    ax.hlines(clip["max_norm"], x - 0.5, x + 0.5, color="black", linestyle="--",
+              linewidth=1.2, label="clip threshold")   # one segment per epoch: it may change
+    ax.set_xlabel("epoch")
+    if np.isfinite(x).any():   # every epoch, also those before clipping was switched on
+        ax.set_xlim(np.nanmin(x) - 0.6, np.nanmax(x) + 0.6)
+    whole_number_ticks(ax.xaxis)
+    ax.set_ylabel("total gradient norm ||g|| (log)")
+    ax.set_title("gradient clipping: norm before it, and how often")
+    ax.grid(True, which="both", alpha=0.3)
+    values = np.concatenate([clip["total_norm"], clip["max_norm"]])
+    if (values[np.isfinite(values)] > 0).any():
+        _readable_log_axis(ax)
+    handles = [h for a in (ax, bars) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def _kinds(model: Any) -> dict[str, str]:
@@ -105,9 +160,13 @@ def plot_gradient_flow(history: Sequence[dict], path: str | os.PathLike, model: 
     """Draw ``gradient_flow_series(history)`` into ``path`` (one line per layer per panel).
     ``model``, when given, names the layers' types in the legends."""
     series = gradient_flow_series(history)
+    clip = clip_series(history)
     kinds = _kinds(model)
-    fig = new_figure(15, 5.2 + 0.2 * (len(series["grad_norm"]) // 2))
-    axes = fig.subplots(1, 3)
+    fig = new_figure(15 if clip is None else 20, 5.2 + 0.2 * (len(series["grad_norm"]) // 2))
+    axes = fig.subplots(1, 3 if clip is None else 4)
+    if clip is not None:
+        _draw_clipping(axes[3], clip)
+        axes = axes[:3]
     colors = {name: f"C{i % 10}" for i, (name, _, _) in enumerate(series["grad_norm"])}
     for ax, (kind, ylabel) in zip(axes, PANELS):
         for name, x, y in series[kind]:
@@ -123,7 +182,8 @@ def plot_gradient_flow(history: Sequence[dict], path: str | os.PathLike, model: 
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
     ax_grad, ax_ratio, ax_dead = axes
-    ax_grad.set_title("gradient norm per layer (mean over the epoch's steps)")
+    ax_grad.set_title("gradient norm per layer (mean over the epoch's steps)" if clip is None
+                      else "gradient norm per layer after clipping (epoch's mean)")
     ax_ratio.set_title("update-to-weight ratio per layer")
     ax_dead.set_title("ReLU units that never fired in the epoch")
     ax_ratio.axhline(HEALTHY_RATIO, color="black", linestyle=":", linewidth=1.2,
@@ -143,5 +203,5 @@ def plot_gradient_flow(history: Sequence[dict], path: str | os.PathLike, model: 
     return save_figure(fig, path)
 
 
-__all__ = ["GRADIENT_FLOW", "HEALTHY_RATIO", "gradient_flow_series", "has_gradient_flow",
-           "plot_gradient_flow"]
+__all__ = ["GRADIENT_FLOW", "HEALTHY_RATIO", "clip_series", "gradient_flow_series",
+           "has_gradient_flow", "plot_gradient_flow"]

@@ -39,7 +39,10 @@ can go on with a lower --lr). --from RUN starts a new run from a finished run's 
 whose training step will not fit in the memory available is refused before anything starts.
 --diagnostics records how the gradient flows: per epoch, every parameter's gradient norm and
 update-to-weight ratio and every ReLU's fraction of dead units, as metrics.csv columns and the
-figure gradient_flow.png; off, it costs nothing."""
+figure gradient_flow.png; off, it costs nothing. --clip-grad-norm C scales each step's gradients
+down to a total L2 norm of C when they are longer (clipping by global norm, as PyTorch's
+clip_grad_norm_), which keeps one exploding batch from throwing the weights away; with
+--diagnostics the run also records how often it clipped."""
 
 EXAMPLES = """\
   barenet train                                   the classic MLP on MNIST (about 98.4%)
@@ -52,12 +55,13 @@ EXAMPLES = """\
   barenet train --resume runs/x --lr 0.01         continue a run that diverged, more gently
   barenet train --from runs/cnn --out runs/cnn-ft --epochs 3 --lr 0.0005   fine-tune a run
   barenet train --epochs 2 --limit-train 5000 --quiet   a quick experiment
-  barenet train --diagnostics --out runs/mlp      also record gradient flow per epoch"""
+  barenet train --diagnostics --out runs/mlp      also record gradient flow per epoch
+  barenet train --model rnn --clip-grad-norm 1 --diagnostics   clip, and see how often"""
 
 #: CLI flags that set a training setting (dest names are the config keys).
 SETTINGS = ("dataset", "model", "hidden", "epochs", "batch_size", "lr", "optimizer", "momentum",
             "weight_decay", "scheduler", "seed", "val_split", "augment", "patience",
-            "limit_train", "limit_test", "data_dir", "diagnostics")
+            "limit_train", "limit_test", "data_dir", "diagnostics", "clip_grad_norm")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -102,6 +106,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     o.add_argument("--patience", type=non_negative_int, metavar="N",
                    help="stop after N epochs without a better validation accuracy "
                         "(default: 0, never)")
+    o.add_argument("--clip-grad-norm", type=_threshold, metavar="C",
+                   help="clip each step's gradients to a total L2 norm of at most C, after "
+                        "backward and before the optimizer step (default: off; --resume keeps "
+                        "the run's, 'off' stops it)")
     o.add_argument("--config", metavar="FILE.json",
                    help="read settings from a JSON file (keys as these flags, e.g. tune's "
                         "best.json, or a run's config.json); flags override it")
@@ -112,7 +120,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     r.add_argument("--resume", metavar="RUN",
                    help="continue RUN from its last completed epoch, with its saved settings "
                         "or new values of --epochs, --lr, --batch-size, --optimizer, "
-                        "--momentum, --weight-decay, --scheduler, --patience, --diagnostics")
+                        "--momentum, --weight-decay, --scheduler, --patience, --diagnostics, "
+                        "--clip-grad-norm")
     r.add_argument("--from", dest="from_run", metavar="RUN",
                    help="a new run (--out) starting from RUN's best weights: same model, "
                         "dataset, seed and split; RUN's settings unless flags change them")
@@ -126,8 +135,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     r.add_argument("--diagnostics", action=argparse.BooleanOptionalAction, default=None,
                    help="record per epoch each parameter's gradient norm (grad_norm/NAME) and "
                         "update-to-weight ratio (update_ratio/NAME) and each ReLU's fraction "
-                        "of dead units (dead_relu/NAME) in metrics.csv, and draw "
-                        "gradient_flow.png (default: off; --resume keeps the run's choice)")
+                        "of dead units (dead_relu/NAME) in metrics.csv, with --clip-grad-norm "
+                        "the norm before clipping and the fraction of steps clipped (clip/...), "
+                        "and draw gradient_flow.png (default: off; --resume keeps the run's "
+                        "choice)")
     q = p.add_argument_group("quick experiments")
     q.add_argument("--limit-train", type=positive_int, metavar="N",
                    help="use only the first N training images (before the validation split)")
@@ -135,6 +146,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="evaluate on only the first N test images")
     p.set_defaults(func=run)
     return p
+
+
+def _threshold(text: str) -> float | str:
+    """argparse type of --clip-grad-norm: a number, else the text as given (``off``, or a
+    mistake that the config's check refuses in one line, naming the flag)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 #: New default run names tried when another training takes the same one at the same second.

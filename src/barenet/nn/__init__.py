@@ -23,6 +23,7 @@ from .patch import PatchEmbedding
 from .sequence import MeanOverTime, SelectStep
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, Loss, MSELoss
 from . import architecture  # a model as data: describe(model) -> JSON, build(JSON) -> model
+from . import utils  # gradient clipping: utils.clip_grad_norm_, utils.clip_grad_value_
 from .summary import Summary, module_summary
 
 Module.summary = module_summary   # one row per layer; defined beside the records it reads
@@ -34,5 +35,5 @@ __all__ = [
     "BatchNorm2d", "Flatten", "Identity", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "L1Loss", "Loss", "MSELoss", "GELU", "LayerNorm", "Embedding", "RNN", "LSTM", "GRU",
     "MultiheadAttention", "TransformerEncoderLayer", "PatchEmbedding", "MeanOverTime",
-    "SelectStep",
+    "SelectStep", "utils",
 ]

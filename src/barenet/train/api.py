@@ -29,7 +29,7 @@ from ..models import architecture_of, build_model, input_shape, model_input
 from . import memory
 from .changes import (
     FROM_SETTINGS,
-    OBSERVERS,
+    KEEP_STATE,
     RESUME_SETTINGS,
     apply_new_settings,
     merge_settings,
@@ -91,7 +91,7 @@ def _setup(cfg: dict[str, Any], callbacks: Sequence[Callback], run_dir: Path | N
                       shuffle_rng=np.random.default_rng(shuffle_seq), augment=augment,
                       scheduler=sched, patience=cfg["patience"],
                       callbacks=callbacks, checkpoint=checkpoint, train_indices=train_idx,
-                      diagnostics=cfg["diagnostics"])
+                      diagnostics=cfg["diagnostics"], clip_grad_norm=cfg["clip_grad_norm"])
     return _Setup(trainer, normalize, test, list(train.classes))
 
 
@@ -178,9 +178,9 @@ def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
     """Continue a run directory from its last completed epoch. With its saved settings the
     result is identical to an uninterrupted run with the same seed; ``overrides`` (flat keys:
     epochs, lr, batch_size, optimizer, momentum, weight_decay, scheduler, patience,
-    diagnostics) continue it under new settings, which ``on_settings(epoch, {key: (old,
-    new)})`` hears of first and config.json records. A run that never saved its first
-    checkpoint starts from scratch."""
+    diagnostics, clip_grad_norm) continue it under new settings, which
+    ``on_settings(epoch, {key: (old, new)})`` hears of first and config.json records. A run
+    that never saved its first checkpoint starts from scratch."""
     run_dir = Path(run_dir)
     load_config(run_dir)   # a run directory, before claiming it
     with claim_dir(run_dir):
@@ -210,7 +210,7 @@ def resume_training(run_dir: str | Path, callbacks: Sequence[Callback] = (),
         setup = _setup(cfg, callbacks, run_dir)
         if state is None:   # nothing was saved: start again from the beginning
             restart(setup.trainer, rc)
-        elif any(k not in OBSERVERS for k in changed):
+        elif any(k not in KEEP_STATE for k in changed):
             apply_new_settings(setup.trainer, run_dir, old, cfg)
         else:
             load_training_state(run_dir, setup.trainer)

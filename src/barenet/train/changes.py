@@ -3,7 +3,8 @@
 A run keeps what makes it that run -- model, dataset, seed, validation split, training subset --
 but its schedule and optimizer may change when it is resumed (``RESUME_SETTINGS``), and so may
 ``diagnostics``, which only watches (switched on at a resume, the earlier epochs' diagnostics
-columns stay empty; the training itself is the same bit for bit either way); a new run
+columns stay empty; the training itself is the same bit for bit either way), and the gradient
+clipping threshold ``clip_grad_norm`` (None to stop clipping); a new run
 started from a finished one's weights (``--from``) may change those and augmentation too.
 ``merge_settings`` checks the request and gives the new config and what changes.
 ``apply_new_settings`` restores a trainer built with the new settings from a checkpoint written
@@ -25,9 +26,13 @@ from .trainer import Trainer
 
 #: What ``--resume`` may change.
 RESUME_SETTINGS = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay",
-                   "scheduler", "patience", "limit_test", "data_dir", "diagnostics")
+                   "scheduler", "patience", "limit_test", "data_dir", "diagnostics",
+                   "clip_grad_norm")
 #: Settings that only watch the training: changing them alone needs no new optimizer state.
 OBSERVERS = ("diagnostics",)
+#: Settings whose change alone keeps the saved optimizer and schedule as they are: the
+#: observers, and clipping, which scales each step's gradients before the optimizer sees them.
+KEEP_STATE = OBSERVERS + ("clip_grad_norm",)
 #: What ``--from`` may change (random augmentation starts afresh there).
 FROM_SETTINGS = RESUME_SETTINGS + ("augment",)
 #: Settings whose change is worth reporting (the data's location is not one).
@@ -151,5 +156,5 @@ def record_settings(rc: dict[str, Any], cfg: dict[str, Any], changed: dict[str, 
     return rc
 
 
-__all__ = ["FROM_SETTINGS", "OBSERVERS", "RESUME_SETTINGS", "apply_new_settings", "describe",
-           "merge_settings", "record_settings", "restart", "saved_state"]
+__all__ = ["FROM_SETTINGS", "KEEP_STATE", "OBSERVERS", "RESUME_SETTINGS", "apply_new_settings",
+           "describe", "merge_settings", "record_settings", "restart", "saved_state"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ BASE_DEFAULTS: dict[str, Any] = {
     "lr": 0.05, "optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4,
     "scheduler": "cosine", "seed": 0, "val_split": 0.1, "augment": False, "patience": 0,
     "limit_train": None, "limit_test": None, "data_dir": None, "diagnostics": False,
+    "clip_grad_norm": None,
 }
 #: What an optimizer chosen by the user (without --lr etc.) starts from.
 OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -47,7 +49,7 @@ MODEL_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 #: Keys of the hyperparameters block of config.json (the rest are stored at the top level).
 HYPERPARAMETERS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                    "scheduler", "val_split", "augment", "patience", "limit_train", "limit_test",
-                   "diagnostics")
+                   "diagnostics", "clip_grad_norm")
 #: Keys a config file may carry that describe a result rather than a setting (ignored).
 IGNORED_KEYS = {"format_version", "barenet_version", "preprocessing", "classes", "created",
                 "architecture", "input_shape",
@@ -140,11 +142,27 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     for key in ("augment", "diagnostics"):
         if not isinstance(config[key], bool):
             raise ConfigError(f"--{key} must be true or false, got {config[key]!r}")
+    _clip_threshold(config)
     if config["patience"] and config["val_split"] == 0:
         raise ConfigError("--patience needs a validation set: set --val-split above 0")
     if config["data_dir"] is not None:
         config["data_dir"] = os.fspath(config["data_dir"])
     return config
+
+
+def _clip_threshold(config: dict[str, Any]) -> None:
+    """``clip_grad_norm``: None (no clipping; also written "off" or "none", which is how a
+    resumed run drops it) or the largest total L2 norm of a step's gradients, > 0."""
+    v = config["clip_grad_norm"]
+    if isinstance(v, str) and v.strip().lower() in ("off", "none"):
+        v = config["clip_grad_norm"] = None
+    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    ok = v is None or (number and 0 < v <= sys.float_info.max)   # an int may be too big
+    if not ok:
+        shown = repr(v[:40]) if isinstance(v, str) else repr(v)[:40]
+        raise ConfigError(f"--clip-grad-norm must be a number > 0 (or off), got {shown}")
+    if v is not None:
+        config["clip_grad_norm"] = float(v)
 
 
 def _fit_to_dataset(config: dict[str, Any], spec: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ step to call instead of ``optimizer.step()``; the step measures around the real 
 The columns (one value per epoch, ``metrics.csv`` headers):
 
 - ``grad_norm/<param>``: mean over the epoch's steps of ||g||, the L2 norm of the loss's
-  gradient right before the optimizer step (weight decay, added by the optimizer, is not in it).
+  gradient right before the optimizer step (weight decay, added by the optimizer, is not in it;
+  with ``--clip-grad-norm`` it is the clipped gradient, the one the optimizer steps with).
 - ``update_ratio/<param>``: mean over the steps of ||w_after - w_before|| divided by the mean
   of ||w_before||: how far a step moves the weights relative to their size. The real
   difference the optimizer made (momentum, Adam's scaling, weight decay included); about
@@ -22,6 +23,10 @@ The columns (one value per epoch, ``metrics.csv`` headers):
   training batch of the epoch. A unit is a feature F of a (B, F) output or of a sequence's
   (B, T, F), and a channel C of an image map (B, C, H, W) (dead only if it fired nowhere in
   the picture, for no image).
+- with ``--clip-grad-norm C`` (``clipping.py``) also ``clip/max_norm`` (C),
+  ``clip/total_norm`` (mean over the steps of the L2 norm of all gradients as one vector,
+  before clipping) and ``clip/fraction_clipped`` (the fraction of steps whose gradients it
+  scaled down: a norm above C).
 
 A value that cannot be computed (a weight of norm 0 all epoch, a ReLU never called, a
 non-finite norm) is None. Only the trainer's epoch with diagnostics on creates this object:
@@ -38,10 +43,13 @@ import numpy as np
 from ..nn.activations import ReLU
 from ..nn.module import Module
 
-#: The three kinds of column, by prefix.
-KINDS = ("grad_norm", "update_ratio", "dead_relu")
+#: The kinds of column, by prefix (``clip`` only when the gradients are clipped).
+KINDS = ("grad_norm", "update_ratio", "dead_relu", "clip")
+#: The columns of gradient clipping (``clipping.GradientClip.columns``).
+CLIP_COLUMNS = ("clip/max_norm", "clip/total_norm", "clip/fraction_clipped")
 #: What a diagnostics column's name looks like: ``<kind>/<dotted parameter or module name>``.
-COLUMN = re.compile(r"(grad_norm|update_ratio|dead_relu)/[A-Za-z0-9_.]{1,200}")
+COLUMN = re.compile(r"(grad_norm|update_ratio|dead_relu)/[A-Za-z0-9_.]{1,200}|"
+                    + "|".join(CLIP_COLUMNS))
 
 
 def is_column(name: Any) -> bool:
@@ -155,4 +163,4 @@ class GradientFlow:
         return out
 
 
-__all__ = ["COLUMN", "GradientFlow", "KINDS", "is_column"]
+__all__ = ["CLIP_COLUMNS", "COLUMN", "GradientFlow", "KINDS", "is_column"]

@@ -25,6 +25,7 @@ from ..nn.init import find_generators
 from ..nn.module import Module
 from ..optim import Optimizer, Scheduler
 from . import diagnostics as _diagnostics
+from .clipping import GradientClip
 from .evaluate import evaluate_arrays
 from .trainer_state import HISTORY_KEYS, STATE_KEYS, check_generator_state, check_state
 
@@ -83,6 +84,8 @@ class Trainer:
         callbacks: ``Callback`` objects; checkpoint: called with the trainer after each epoch.
         diagnostics: record gradient flow per epoch (``diagnostics.py``: gradient norms,
             update-to-weight ratios, dead ReLUs) into the history. Off: nothing is measured.
+        clip_grad_norm: scale each step's gradients to a total L2 norm of at most this
+            (``clipping.py``), after backward and before the optimizer step; None: never.
     """
 
     def __init__(self, model: Module, optimizer: Optimizer, criterion: Any,
@@ -93,7 +96,12 @@ class Trainer:
                  patience: int = 0,
                  callbacks: Sequence[Callback] = (),
                  checkpoint: Callable[["Trainer"], None] | None = None,
-                 train_indices: np.ndarray | None = None, diagnostics: bool = False) -> None:
+                 train_indices: np.ndarray | None = None, diagnostics: bool = False,
+                 clip_grad_norm: float | None = None) -> None:
+        if clip_grad_norm is not None and (isinstance(clip_grad_norm, bool) or
+                                           not 0 < clip_grad_norm <= float(np.finfo(float).max)):
+            raise ValueError(f"Trainer: clip_grad_norm must be a number > 0 or None, got "
+                             f"{clip_grad_norm!r}")
         if scheduler is not None and scheduler.interval not in ("batch", "epoch", "metric"):
             raise ValueError(f"Trainer: the scheduler's interval must be 'batch', 'epoch' or "
                              f"'metric', got {scheduler.interval!r}")
@@ -105,6 +113,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.checkpoint = checkpoint
         self.diagnostics = bool(diagnostics)
+        self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
         batch_transform = transform if augment is None else (lambda b: transform(augment(b)))
         self.loader = DataLoader(train[0], train[1], batch_size=batch_size, shuffle=True,
                                  rng=shuffle_rng, transform=batch_transform,
@@ -155,6 +164,7 @@ class Trainer:
         total_loss, correct, seen = 0.0, 0, 0
         # With diagnostics the step is GradientFlow's measured one; without, the optimizer's own.
         flow = _diagnostics.GradientFlow(self.model, self.optimizer) if self.diagnostics else None
+        clip = GradientClip(self.model, self.clip_grad_norm) if self.clip_grad_norm else None
         with nullcontext(self.optimizer.step) if flow is None else flow as step:
             for i, (x, y) in enumerate(self.loader, start=1):
                 logits = self.model(x)
@@ -165,6 +175,11 @@ class Trainer:
                         f"of {n_batches} (learning rate {self.lr:g}); try a lower --lr")
                 self.optimizer.zero_grad()
                 self.model.backward_params_only(self.criterion.backward())  # data needs no dL/dx
+                if clip is not None and not clip():
+                    raise TrainingDiverged(
+                        f"training diverged: the gradient norm became {clip.last} at epoch "
+                        f"{epoch}, batch {i} of {n_batches} (learning rate {self.lr:g}); try a "
+                        "lower --lr")
                 step()
                 if self.scheduler is not None and self.scheduler.interval == "batch":
                     self.scheduler.step()
@@ -183,6 +198,8 @@ class Trainer:
         record.update(lr=lr, seconds=round(time.perf_counter() - start, 3))
         if flow is not None:
             record.update(flow.columns())
+            if clip is not None:
+                record.update(clip.columns())
         return record
 
     def _finish_epoch(self, record: dict[str, Any]) -> None:
