@@ -9,6 +9,11 @@ digits) is a 400 and closes the connection, and so does any unread body, so no b
 parsed as a request; the ``Host`` header must name this server (``hosts``); every error,
 http.server's own included, is JSON ``{"error": "..."}``; an unexpected exception is a 500 for
 that request only.
+
+``BaseHandler`` is that plumbing with the page's static files as its only routes; ``Handler``
+adds the routes of ``barenet serve``. Another server (``barenet board``) subclasses
+``BaseHandler`` with its own ``GET_ROUTES``, ``_get`` and ``COMMAND``; its app needs only
+``timeout``, ``max_body``, ``log`` and ``static`` (file name -> path).
 """
 from __future__ import annotations
 
@@ -33,17 +38,19 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script
        "connect-src 'self'; frame-ancestors 'none'")
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One request: route, answer JSON or a static file; every failure becomes a JSON error."""
+class BaseHandler(BaseHTTPRequestHandler):
+    """One request: route, answer JSON or a static file; every failure becomes a JSON error.
+    Subclasses add routes (``GET_ROUTES``, ``POST_ROUTES``, ``_get``); ``COMMAND`` names the
+    command in the Host error's hint."""
 
     protocol_version = "HTTP/1.1"
     server_version = f"barenet/{__version__}"
-    GET_ROUTES = {"/", "/index.html", "/favicon.ico", "/api/model", "/api/weights",
-                  "/api/sample"}
-    POST_ROUTES = {"/api/predict", "/api/explain", "/api/learn", "/api/learn/reset"}
+    GET_ROUTES: set[str] = {"/", "/index.html", "/favicon.ico"}
+    POST_ROUTES: set[str] = set()
+    COMMAND = "barenet serve"
 
     @property
-    def app(self) -> App:
+    def app(self) -> Any:
         return self.server.app  # type: ignore[attr-defined]
 
     def version_string(self) -> str:
@@ -171,8 +178,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not self.server.hosts.allowed(hosts[0]):  # type: ignore[attr-defined]
             raise HTTPError(403, f"Host {hosts[0][:80]!r} is not allowed: this server answers to "
-                                 "localhost and its own address (barenet serve --allow-host NAME "
-                                 "adds a name)")
+                                 f"localhost and its own address ({self.COMMAND} --allow-host "
+                                 "NAME adds a name)")
 
     def _static_name(self, path: str) -> str | None:
         if path in ("/", "/index.html"):
@@ -184,12 +191,7 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def _get(self, path: str, query: dict[str, list[str]]) -> None:
-        if path == "/api/model":
-            return self._json(200, self.app.model_info())
-        if path == "/api/weights":
-            return self._json(200, self.app.weights())
-        if path == "/api/sample":
-            return self._json(200, self.app.sample(query))
+        """A static file (a subclass answers its own GET routes first, then calls this)."""
         if path in self.POST_ROUTES:
             raise HTTPError(405, f"{self.command} not allowed on {path}: use POST",
                             {"Allow": "POST"})
@@ -254,3 +256,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:  # noqa: N802
         self._handle("OPTIONS")
+
+
+class Handler(BaseHandler):
+    """The routes of ``barenet serve`` (see ``app``)."""
+
+    GET_ROUTES = BaseHandler.GET_ROUTES | {"/api/model", "/api/weights", "/api/sample"}
+    POST_ROUTES = {"/api/predict", "/api/explain", "/api/learn", "/api/learn/reset"}
+
+    @property
+    def app(self) -> App:
+        return self.server.app  # type: ignore[attr-defined]
+
+    def _get(self, path: str, query: dict[str, list[str]]) -> None:
+        if path == "/api/model":
+            return self._json(200, self.app.model_info())
+        if path == "/api/weights":
+            return self._json(200, self.app.weights())
+        if path == "/api/sample":
+            return self._json(200, self.app.sample(query))
+        return super()._get(path, query)

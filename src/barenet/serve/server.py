@@ -1,5 +1,6 @@
 """The server of ``barenet serve``: a threading ``http.server`` holding an ``App``, one
-``handler.Handler`` per connection. Standard library only.
+``handler.Handler`` per connection. Standard library only. ``barenet board`` runs the same
+server with its own app and handler class (a ``handler.BaseHandler``).
 
 At most ``max_connections`` connections at once; when all are taken, the one waiting longest
 for its request makes room (``connections.Slots``), else the newcomer gets a 503. Only Host
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from .app import MAX_BODY, App
 from .connections import Slots
-from .handler import Handler
+from .handler import BaseHandler, Handler
 from .hosts import HostCheck
 
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -26,20 +27,22 @@ BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n
 class Server(ThreadingHTTPServer):
     """A threading HTTP server holding an ``App``: one thread per connection, at most
     ``max_connections`` at once (see ``connections.Slots``; a new connection that finds no
-    room gets a 503); IPv6 when the host has ':'; answers to the names ``hosts`` allows."""
+    room gets a 503); IPv6 when the host has ':'; answers to the names ``hosts`` allows.
+    ``handler``: the request handler class (another server's app goes with its own)."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], app: App, max_connections: int = 64,
-                 allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, address: tuple[str, int], app: App | Any, max_connections: int = 64,
+                 allow_hosts: list[str] | tuple[str, ...] = (),
+                 handler: type[BaseHandler] = Handler) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.app = app
         self.slots = Slots(max_connections)
         self._closing = False
-        super().__init__(address, Handler)
+        super().__init__(address, handler)
         self.hosts = HostCheck([address[0], self.server_address[0]], allow_hosts)
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -1,0 +1,71 @@
+"""Helpers of the board tests (imported by name: every test folder has its own conftest.py):
+copy a run with a metrics.csv of the test's choosing, serve a board from a thread, a tiny HTTP
+client that reads JSON strictly."""
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+HEADER = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"
+
+
+def copy_run(trained: Path, dest: Path, metrics: str | bytes | None = None) -> Path:
+    """A run folder ``dest`` with ``trained``'s config.json and trainer.json, and ``metrics``
+    as its metrics.csv (None: the trained run's own)."""
+    dest.mkdir(parents=True)
+    for name in ("config.json", "trainer.json"):
+        shutil.copyfile(trained / name, dest / name)
+    data = (trained / "metrics.csv").read_bytes() if metrics is None else metrics
+    (dest / "metrics.csv").write_bytes(data.encode() if isinstance(data, str) else data)
+    return dest
+
+
+@contextlib.contextmanager
+def running(srv: Any) -> Iterator[Any]:
+    """Serve ``srv`` from a thread for the duration of the block, then shut it down."""
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+class Client:
+    """Minimal HTTP client for one server: (status, headers, JSON or bytes)."""
+
+    def __init__(self, srv: Any) -> None:
+        self.host, self.port = srv.server_address[:2]
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=20)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            res = conn.getresponse()
+            data = res.read()
+            hdrs = {k.lower(): v for k, v in res.getheaders()}
+        finally:
+            conn.close()
+        if hdrs.get("content-type", "").startswith("application/json"):
+            return res.status, hdrs, strict_json(data)
+        return res.status, hdrs, data
+
+    def get(self, path: str) -> tuple[int, Any]:
+        status, _, doc = self.request("GET", path)
+        return status, doc
+
+
+def strict_json(data: bytes) -> Any:
+    """JSON as a strict parser reads it: NaN and Infinity are errors."""
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in JSON")
+    return json.loads(data, parse_constant=refuse)
