@@ -1,4 +1,5 @@
-"""``barenet predict RUN IMAGE...``: classify your own pictures (or test-set images) with a run."""
+"""``barenet predict RUN IMAGE...``: classify your own pictures (or test-set images) with a run,
+or with a committee of runs (``--ensemble RUN2``) and test-time augmentation (``--tta N``)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,8 @@ import numpy as np
 
 from ..atomic import check_replaceable
 from ..errors import ConfigError
-from ..train.fileio import dumps_strict
+from ..train.fileio import dumps_strict, printable
+from .committee_args import add_committee_args, committee_paths, load_committee
 from .pictures import figure_name, gather_pictures, require_matplotlib
 
 DESCRIPTION = """\
@@ -20,14 +22,22 @@ to the ink, scaled to fit 20x20 keeping its aspect ratio, and centred by its cen
 
 A file that cannot be used (missing, not a picture, too large, no ink) gets one line on stderr;
 the other files are still predicted and the exit code is 1. --save-annotated DIR replaces an
-existing figure only with --overwrite (refused before any work); DIR's other files are kept."""
+existing figure only with --overwrite (refused before any work); DIR's other files are kept.
+
+A committee: each --ensemble RUN2 adds one run (RUN stays first, the pictures follow it);
+the probabilities shown are the mean of the runs' softmax outputs, and --json adds each
+run's own answer ("members": run, prediction, confidence). --tta N averages each picture's
+probabilities over N views: the picture, then its one-pixel shifts right, left, down, up,
+down-right, down-left, up-right, up-left (zero-filled); --json then adds "tta": N."""
 
 EPILOG = """examples:
   barenet predict runs/mlp digit.png                 the digit and its probability
   barenet predict runs/mlp a.png b.jpg --top-k 3     the three most likely classes
   barenet predict runs/mlp *.png --json              a JSON list, one object per picture
   barenet predict runs/mlp --index 0 1 2             test-set images 0, 1 and 2
-  barenet predict runs/mlp d.png --save-annotated out/   picture, 28x28 view and probabilities"""
+  barenet predict runs/mlp d.png --save-annotated out/   picture, 28x28 view and probabilities
+  barenet predict runs/mlp --ensemble runs/cnn d.png      the two runs' mean probabilities
+  barenet predict runs/cnn d.png --tta 5                  the picture and 4 one-pixel shifts"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,6 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--overwrite", action="store_true",
                         help="replace figures that DIR holds already")
     parser.add_argument("--data-dir", metavar="D", help="where the dataset is (for --index)")
+    add_committee_args(parser, runs_positional=False)
     parser.set_defaults(func=run, intermixed=True)   # options before, between or after IMAGEs
     return parser
 
@@ -76,6 +87,13 @@ def take_figure(plan: list[tuple[tuple, Path]], item: dict) -> Path:
     raise KeyError(key)   # pragma: no cover - every picture was planned
 
 
+def _member(run_dir: str, p: np.ndarray, classes: list[str]) -> dict:
+    """One committee member's answer for a picture: its run, prediction and confidence."""
+    k = int(np.argmax(p))
+    return {"run": run_dir, "prediction": classes[k], "prediction_index": k,
+            "confidence": round(float(p[k]), 6)}
+
+
 def run(args: argparse.Namespace) -> int:
     from ..train.checkpoint import load_run
 
@@ -86,13 +104,28 @@ def run(args: argparse.Namespace) -> int:
     if args.save_annotated:
         require_matplotlib()
         plan = planned_figures(args, args.save_annotated, "annotated", "--save-annotated")
-    run_ = load_run(args.run)
+    paths = committee_paths(args, "predict")
+    for picture in args.images:
+        if (Path(picture) / "config.json").is_file():
+            raise ConfigError(f"predict: {printable(picture, 60)} is a run, not a picture; to "
+                              f"add it to a committee: barenet predict {printable(paths[0], 60)} "
+                              f"--ensemble {printable(picture, 60)} PICTURE...")
+    runs = load_committee(paths) if len(paths) > 1 else [load_run(paths[0])]
+    run_ = runs[0]
     classes = [str(c) for c in run_.classes]
     items, failed = gather_pictures(args, run_)
+    members: list[np.ndarray] = []
     if items:
-        probs = run_.predict_proba(np.stack([it["digit"] for it in items]))
+        stack = np.stack([it["digit"] for it in items])
+        if len(runs) == 1 and args.tta == 1:
+            probs = run_.predict_proba(stack)
+        else:
+            from ..committee import view_proba
+
+            members = [view_proba(r, stack, args.tta)[1] for r in runs]
+            probs = sum(members) / len(members)
     results = []
-    for it, p in zip(items, probs if items else []):
+    for j, (it, p) in enumerate(zip(items, probs if items else [])):
         p = np.asarray(p, dtype=np.float64)
         order = np.argsort(-p, kind="stable")[:min(args.top_k, len(p))]
         res = {"file": it["file"]}
@@ -103,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
                    probabilities={c: round(float(v), 6) for c, v in zip(classes, p)},
                    top_k=[{"class": classes[i], "probability": round(float(p[i]), 6)}
                           for i in order])
+        if args.tta > 1:
+            res["tta"] = args.tta
+        if len(runs) > 1:
+            res["members"] = [_member(str(r.run_dir), m[j], classes)
+                              for r, m in zip(runs, members)]
         if args.save_annotated:
             from ..plots import plot_prediction
 
@@ -115,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
             name = it["file"] or f"test[{it['index']}] (label {it['label']})"
             shown = ", ".join(f"{t['class']} ({t['probability']:.1%})" for t in res["top_k"])
             print(f"{name}: {shown}")
+            if "members" in res:
+                print("  members: " + ", ".join(
+                    f"{printable(m['run'], 60)} {m['prediction']} ({m['confidence']:.1%})"
+                    for m in res["members"]))
             if "annotated" in res:
                 print(f"  annotated: {res['annotated']}")
     if args.json:

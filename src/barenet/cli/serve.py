@@ -1,4 +1,5 @@
-"""``barenet serve RUN``: draw digits in the browser and watch the network answer."""
+"""``barenet serve RUN``: draw digits in the browser and watch the network (or a committee of
+networks, ``--ensemble``) answer."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import signal
 import sys
 
 from ..errors import ConfigError
+from .committee_args import add_committee_args, committee_name, committee_paths, load_committee
 
 DESCRIPTION = """\
 Serve a trained run on a small local web page: draw a digit (mouse or touch), see the
@@ -32,6 +34,13 @@ Learning runs in eval mode (BatchNorm keeps its running statistics, dropout is o
 writes the run directory. Sessions are bounded by --max-sessions and --session-memory (the one
 idle longest is dropped first) and expire after --session-idle minutes.
 
+A committee: `serve RUN RUN2 ... --ensemble` (or `RUN --ensemble RUN2`) answers /api/predict
+with the mean of the runs' softmax probabilities (the runs must share their dataset, classes
+and picture size), adding "committee" (each run's own answer) to it. The layer views, the
+weights, why and teach need one network: they use the first RUN, the page names it beside
+the runs, and /api/explain and /api/learn answers say so in "note". --tta N averages each
+prediction over N views (the picture and its one-pixel shifts, as `barenet evaluate --tta`).
+
 Listens on loopback only unless --host says otherwise, and answers only requests whose Host
 header is localhost or the address it listens on (against DNS rebinding; --allow-host adds
 names). Every request must arrive whole within --timeout seconds; when all connections are
@@ -41,6 +50,8 @@ EPILOG = """examples:
   barenet serve runs/mlp                      open http://127.0.0.1:8000/
   barenet serve runs/cnn --port 0             any free port (the URL is printed)
   barenet serve runs/cnn --host 0.0.0.0 --allow-host mybox.lan   reachable as mybox.lan
+  barenet serve runs/cnn runs/mlp --ensemble  the two as a committee (layers shown: runs/cnn)
+  barenet serve runs/cnn --tta 5              each prediction over 5 views
   curl -s -F file=@digit.png http://127.0.0.1:8000/api/predict
   curl -s --data-binary @digit.png -H 'Content-Type: image/png' \\
        http://127.0.0.1:8000/api/predict
@@ -53,7 +64,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "serve", help="draw digits in the browser and watch the network",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", metavar="RUN", help="run directory written by `barenet train`")
+    parser.add_argument("runs", metavar="RUN", nargs="+",
+                        help="run directory written by `barenet train` (several: with "
+                             "--ensemble; the first is the one whose layers are shown)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000,
@@ -72,7 +85,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--session-idle", type=float, default=15.0, metavar="MINUTES",
                         help="a learning session unused this long expires (default: 15)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
-    parser.set_defaults(func=run)
+    add_committee_args(parser, runs_positional=True)
+    parser.set_defaults(func=run, intermixed=True)   # options before, between or after RUNs
     return parser
 
 
@@ -101,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.session_idle <= 24 * 60:
         raise ConfigError(f"--session-idle must be in (0, 1440] minutes, got "
                           f"{args.session_idle:g}")
-    run_ = load_run(args.run)
+    paths = committee_paths(args, "serve")
+    runs = load_committee(paths) if len(paths) > 1 else [load_run(paths[0])]
+    run_ = runs[0]
     try:
         server = make_server(run_, args.host, args.port, max_body=args.max_body,
                              log=_log if args.verbose else _errors_only, timeout=args.timeout,
@@ -111,9 +127,18 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: "
                           f"{exc.strerror or exc}") from None
+    if len(runs) > 1 or args.tta > 1:
+        try:
+            server.app.set_committee(runs[1:], args.tta)
+        except BaseException:
+            server.server_close()
+            raise
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         _log(f"warning: listening on {args.host}, reachable from other machines")
-    print(f"barenet serve: {args.run} on {server.url}  (Ctrl-C to stop)", flush=True)
+    what = paths[0] if len(runs) == 1 else (f"{committee_name(runs)} (a committee; layers, "
+                                            f"weights, why and teach: {committee_name(runs[:1])})")
+    what += f", {args.tta} views per prediction" if args.tta > 1 else ""
+    print(f"barenet serve: {what} on {server.url}  (Ctrl-C to stop)", flush=True)
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -22,6 +22,10 @@ Routes (served by ``server.py``)::
                            private copy of the model (see ``learn_api``)
     POST /api/learn/reset  JSON {"token"}: that copy gets the run's weights back
 
+A committee (``App(..., committee=[run2, ...], tta=N)`` or ``set_committee``) answers
+/api/predict with the mean of its runs' probabilities, each over N views; what needs one
+network uses the first run and says so (``committee_api``).
+
 At most ``max_decoding`` pictures are preprocessed at once (each may take tens of MB for a
 moment); the others wait their turn, for at most ``timeout`` seconds (then 503).
 
@@ -31,13 +35,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import __version__
 from ..errors import BarenetError, ImageError
 from ..nn.init import as_generator
+from .committee_api import Committee
 from .errors import HTTPError
 from .explain_api import MAX_SMOOTH, Explainer
 from .inference import Predictor, parse_pixels, png_to_mnist
@@ -56,13 +61,14 @@ class App:
     """What the handlers share: the predictor, the explainer, the learning sessions, the page's
     files, the test set (loaded lazily). ``max_sessions``, ``max_session_bytes`` and
     ``session_ttl`` (seconds idle) bound the learning sessions, ``max_learning`` the learning
-    calls run at once (see ``learn_api``)."""
+    calls run at once (see ``learn_api``); ``committee`` and ``tta``: see ``set_committee``."""
 
     def __init__(self, run: Any, max_body: int = MAX_BODY,
                  log: Callable[[str], None] | None = None, seed: int | None = None,
                  timeout: float = 15.0, max_decoding: int = 2, max_sessions: int = 32,
                  max_session_bytes: int = 256 * 2**20, session_ttl: float = 900.0,
-                 max_learning: int = 2, clock: Callable[[], float] | None = None) -> None:
+                 max_learning: int = 2, clock: Callable[[], float] | None = None,
+                 committee: Sequence[Any] = (), tta: int = 1) -> None:
         if max_decoding < 1:
             raise ValueError(f"max_decoding must be at least 1, got {max_decoding}")
         self.run = run
@@ -81,6 +87,28 @@ class App:
         self.learning = Learning(run, self.test_set, self.timeout, max_sessions,
                                  max_session_bytes, session_ttl, max_learning, clock)
         self.explainer = Explainer(run, self.learning.teacher.copy(), self.timeout)
+        self.committee: Committee | None = None
+        if committee or tta != 1:
+            self.set_committee(committee, tta)
+
+    def set_committee(self, members: Sequence[Any], tta: int = 1) -> None:
+        """Predict with the committee of the run and the loaded runs ``members`` (the same
+        dataset, classes and picture size), each picture's probabilities averaged over
+        ``tta`` views (``committee.SHIFTS``); see ``committee_api``. No members and one view:
+        the run alone again. ConfigError in one line."""
+        committee = Committee(self.run, members, tta, self.predictor.lock)
+        alone = len(committee.runs) == 1 and committee.tta == 1
+        self.committee = None if alone else committee
+        self._model_info = self._describe()
+        if self.committee is not None:
+            self.committee.describe(self._model_info)
+
+    def _noted(self, answer: dict, what: str) -> dict:
+        """``answer`` with a "note" naming the run that made it, in a committee."""
+        note = self.committee.note(what) if self.committee else None
+        if note:
+            answer["note"] = note
+        return answer
 
     def _describe(self) -> dict:
         """The answer of ``GET /api/model``, computed once."""
@@ -153,15 +181,22 @@ class App:
         if path == "/api/explain":
             return self.explain(content_type, body, query)
         if path == "/api/learn/reset":
-            return self.learning.reset(self._json_body(content_type, body, '{"token": "..."}'))
-        last = len(self.predictor.classes) - 1
-        doc = self._json_body(content_type, body, PIXELS[:-1] + f', "label": 0..{last}}}')
-        return self.learning.learn(doc, self._pixels(doc))
+            answer = self.learning.reset(self._json_body(content_type, body, '{"token": "..."}'))
+        else:
+            last = len(self.predictor.classes) - 1
+            doc = self._json_body(content_type, body, PIXELS[:-1] + f', "label": 0..{last}}}')
+            answer = self.learning.learn(doc, self._pixels(doc))
+        return self._noted(answer, "learning on")
 
     def predict(self, content_type: str, body: bytes) -> dict:
         """Decode a request body (picture, form with a picture, or JSON pixels) and predict;
-        ``content_type`` is the whole header (a form's boundary is in it). Bad input -> 4xx."""
-        return self.predictor.predict(self.decode(content_type, body)[0])
+        ``content_type`` is the whole header (a form's boundary is in it). Bad input -> 4xx.
+        A committee's answer: see ``Committee.answer``."""
+        image = self.decode(content_type, body)[0]
+        answer = self.predictor.predict(image)
+        if self.committee is None:
+            return answer
+        return self.committee.answer(image, answer, self.predictor.classes)
 
     def explain(self, content_type: str, body: bytes, query: dict[str, list[str]]) -> dict:
         """``POST /api/explain``: a body as for ``predict``; options "target" and "smooth" from
@@ -173,7 +208,7 @@ class App:
         if target is not None:
             target = int_field(doc, "target", 0, len(self.predictor.classes) - 1)
         smooth = int_field(doc, "smooth", 0, MAX_SMOOTH, default=0)
-        return self.explainer.explain(image, target, smooth)
+        return self._noted(self.explainer.explain(image, target, smooth), "explained with")
 
     def decode(self, content_type: str, body: bytes) -> tuple[np.ndarray, dict | None]:
         """A request body -> (uint8 (28, 28) picture, the JSON object or None for a picture)."""

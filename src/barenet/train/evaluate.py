@@ -46,28 +46,52 @@ def evaluate_arrays(model: Module, images: np.ndarray, labels: np.ndarray,
     return cross_entropy(logits, labels), acc, logits
 
 
-def summarize(logits: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    """The evaluation dict of logits (N, k) against labels (N,): accuracy, loss,
-    confusion_matrix (int64 (k, k)), per_class (list of {class, precision, recall, f1,
-    support}), predictions (int64 (N,)), probabilities (float32 (N, k)), n."""
-    k = len(classes)
-    labels = np.asarray(labels, dtype=np.int64)
-    preds = logits.argmax(axis=1).astype(np.int64) if len(logits) else np.zeros(0, np.int64)
-    cm = confusion_matrix(labels, preds, k)
+def _scores(preds: np.ndarray, labels: np.ndarray, classes: Sequence[str], loss: float,
+            probabilities: np.ndarray) -> dict[str, Any]:
+    """The evaluation dict (``summarize``'s keys, in its order) of int64 predictions (N,)
+    against labels (N,), with the loss and probabilities given."""
+    cm = confusion_matrix(labels, preds, len(classes))
     precision, recall, f1, support = precision_recall_f1(cm)
     per_class = [{"class": str(name), "precision": float(p), "recall": float(r),
                   "f1": float(f), "support": int(s)}
                  for name, p, r, f, s in zip(classes, precision, recall, f1, support)]
     n = int(len(labels))
-    return {
-        "accuracy": float(np.mean(preds == labels)) if n else float("nan"),
-        "loss": cross_entropy(logits, labels) if n else float("nan"),
-        "confusion_matrix": cm,
-        "per_class": per_class,
-        "predictions": preds,
-        "probabilities": softmax(logits, axis=1).astype(np.float32) if n else logits,
-        "n": n,
-    }
+    return {"accuracy": float(np.mean(preds == labels)) if n else float("nan"), "loss": loss,
+            "confusion_matrix": cm, "per_class": per_class, "predictions": preds,
+            "probabilities": probabilities, "n": n}
+
+
+def summarize(logits: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """The evaluation dict of logits (N, k) against labels (N,): accuracy, loss,
+    confusion_matrix (int64 (k, k)), per_class (list of {class, precision, recall, f1,
+    support}), predictions (int64 (N,)), probabilities (float32 (N, k)), n."""
+    labels = np.asarray(labels, dtype=np.int64)
+    preds = logits.argmax(axis=1).astype(np.int64) if len(logits) else np.zeros(0, np.int64)
+    n = int(len(labels))
+    return _scores(preds, labels, classes,
+                   loss=cross_entropy(logits, labels) if n else float("nan"),
+                   probabilities=softmax(logits, axis=1).astype(np.float32) if n else logits)
+
+
+def proba_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean -log p[label] of probabilities (N, k) (each clipped at the smallest positive
+    float64, so a certain mistake costs about 708, not infinity); NaN if N = 0."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if not len(labels):
+        return float("nan")
+    picked = np.asarray(probs, dtype=np.float64)[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.maximum(picked, np.finfo(np.float64).tiny))))
+
+
+def summarize_proba(probs: np.ndarray, labels: np.ndarray,
+                    classes: Sequence[str]) -> dict[str, Any]:
+    """``summarize``'s dict from probabilities (N, k) instead of logits (a committee's mean
+    probabilities): the loss is ``proba_loss``, ``probabilities`` float32 (N, k)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(probs)
+    preds = probs.argmax(axis=1).astype(np.int64) if len(probs) else np.zeros(0, np.int64)
+    return _scores(preds, labels, classes, loss=proba_loss(probs, labels),
+                   probabilities=probs.astype(np.float32))
 
 
 def run_split(n: int, seed: int, val_split: float) -> tuple[np.ndarray, np.ndarray]:
@@ -114,5 +138,5 @@ def evaluate_run(run: Any, dataset: Any, limit: int | None = None) -> dict[str, 
     return result
 
 
-__all__ = ["EVAL_BATCH", "evaluate_arrays", "evaluate_run", "predict_logits", "run_split",
-           "summarize", "validation_set"]
+__all__ = ["EVAL_BATCH", "evaluate_arrays", "evaluate_run", "predict_logits", "proba_loss",
+           "run_split", "summarize", "summarize_proba", "validation_set"]
