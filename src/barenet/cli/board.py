@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 
 from ..errors import BarenetError, ConfigError
 from .common import add_command
+from .http_server import add_http_args, check_http_args, listen, request_log, serve_until_stopped
 
 DESCRIPTION = """\
 Serve a local web page for the runs in DIR (default: runs), listed as `barenet runs` lists
@@ -39,34 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "browser", DESCRIPTION, EXAMPLES)
     p.add_argument("dir", nargs="?", default="runs", metavar="DIR",
                    help="the folder holding run directories (default: runs)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=6006,
-                   help="port (default: 6006; 0 picks a free one)")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help="also answer requests for this Host name (repeatable; '*': any); "
-                        "localhost and the listening address are always answered")
-    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
-                   help="time a request may take to arrive whole (default: 15)")
+    add_http_args(p, port=6006)
     p.add_argument("--refresh", type=float, default=3.0, metavar="SECONDS",
                    help="how often the page asks for new epochs (default: 3)")
-    p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.set_defaults(func=run)
     return p
-
-
-def _log(line: str) -> None:
-    print(f"barenet board: {line}", file=sys.stderr, flush=True)
-
-
-def _errors_only(line: str) -> None:
-    """Without --verbose, log only server-side failures (5xx and tracebacks)."""
-    if line.startswith(("error", "internal error")) or '" 5' in line:
-        _log(line)
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,10 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.fileio import printable
     from ..train.listing import list_runs
 
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be in 0..65535, got {args.port}")
-    if not 0 < args.timeout <= 3600:
-        raise ConfigError(f"--timeout must be in (0, 3600] seconds, got {args.timeout:g}")
+    check_http_args(args)
     if not 0.5 <= args.refresh <= 3600:
         raise ConfigError(f"--refresh must be in [0.5, 3600] seconds, got {args.refresh:g}")
     try:
@@ -85,25 +58,11 @@ def run(args: argparse.Namespace) -> int:
     except BarenetError as exc:
         hint = " (train a model first: barenet train)" if args.dir == "runs" else ""
         raise BarenetError(f"{exc}{hint}") from None
-    try:
-        server = make_board_server(args.dir, args.host, args.port,
-                                   log=_log if args.verbose else _errors_only,
-                                   timeout=args.timeout, allow_hosts=args.allow_host,
-                                   refresh=args.refresh)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: "
-                          f"{exc.strerror or exc}") from None
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        _log(f"warning: listening on {args.host}, reachable from other machines")
+    server = listen(lambda: make_board_server(
+        args.dir, args.host, args.port, log=request_log("board", args.verbose),
+        timeout=args.timeout, allow_hosts=args.allow_host, refresh=args.refresh), args)
     count = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     print(f"barenet board: {printable(args.dir, 200)} ({count}) on {server.url}  "
           "(Ctrl-C to stop)", flush=True)
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        print("barenet board: stopped", file=sys.stderr, flush=True)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.server_close()
+    serve_until_stopped(server, "board")
     return 0

@@ -3,11 +3,10 @@ networks, ``--ensemble``) answer."""
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 
 from ..errors import ConfigError
 from .committee_args import add_committee_args, committee_name, committee_paths, load_committee
+from .http_server import add_http_args, check_http_args, listen, request_log, serve_until_stopped
 
 DESCRIPTION = """\
 Serve a trained run on a small local web page: draw a digit (mouse or touch), see the
@@ -67,47 +66,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("runs", metavar="RUN", nargs="+",
                         help="run directory written by `barenet train` (several: with "
                              "--ensemble; the first is the one whose layers are shown)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=8000,
-                        help="port (default: 8000; 0 picks a free one)")
+    add_http_args(parser, port=8000)
     parser.add_argument("--max-body", type=int, default=2 * 1024 * 1024, metavar="BYTES",
                         help="largest request body accepted (default: 2 MiB)")
-    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="also answer requests for this Host name (repeatable; '*': any); "
-                             "localhost and the listening address are always answered")
-    parser.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
-                        help="time a request may take to arrive whole (default: 15)")
     parser.add_argument("--max-sessions", type=int, default=32, metavar="N",
                         help="learning sessions (private model copies) kept at once (default: 32)")
     parser.add_argument("--session-memory", type=int, default=256, metavar="MB",
                         help="memory all learning sessions may hold together (default: 256 MB)")
     parser.add_argument("--session-idle", type=float, default=15.0, metavar="MINUTES",
                         help="a learning session unused this long expires (default: 15)")
-    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     add_committee_args(parser, runs_positional=True)
     parser.set_defaults(func=run, intermixed=True)   # options before, between or after RUNs
     return parser
-
-
-def _log(line: str) -> None:
-    print(f"barenet serve: {line}", file=sys.stderr, flush=True)
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace) -> int:
     from ..serve.server import make_server
     from ..train.checkpoint import load_run
 
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be in 0..65535, got {args.port}")
+    check_http_args(args)
     if args.max_body < 1:
         raise ConfigError(f"--max-body must be positive, got {args.max_body}")
-    if not 0 < args.timeout <= 3600:
-        raise ConfigError(f"--timeout must be in (0, 3600] seconds, got {args.timeout:g}")
     if not 1 <= args.max_sessions <= 10_000:
         raise ConfigError(f"--max-sessions must be in 1..10000, got {args.max_sessions}")
     if not 1 <= args.session_memory <= 1_000_000:
@@ -118,39 +97,21 @@ def run(args: argparse.Namespace) -> int:
     paths = committee_paths(args, "serve")
     runs = load_committee(paths) if len(paths) > 1 else [load_run(paths[0])]
     run_ = runs[0]
-    try:
-        server = make_server(run_, args.host, args.port, max_body=args.max_body,
-                             log=_log if args.verbose else _errors_only, timeout=args.timeout,
-                             allow_hosts=args.allow_host, max_sessions=args.max_sessions,
-                             max_session_bytes=args.session_memory * 2**20,
-                             session_ttl=args.session_idle * 60)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: "
-                          f"{exc.strerror or exc}") from None
+    server = listen(lambda: make_server(
+        run_, args.host, args.port, max_body=args.max_body,
+        log=request_log("serve", args.verbose), timeout=args.timeout,
+        allow_hosts=args.allow_host, max_sessions=args.max_sessions,
+        max_session_bytes=args.session_memory * 2**20, session_ttl=args.session_idle * 60), args)
     if len(runs) > 1 or args.tta > 1:
         try:
             server.app.set_committee(runs[1:], args.tta)
         except BaseException:
             server.server_close()
             raise
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        _log(f"warning: listening on {args.host}, reachable from other machines")
     what = paths[0] if len(runs) == 1 else (f"{committee_name(runs)} (a committee; layers, "
                                             f"weights, why and teach: {committee_name(runs[:1])})")
     what += f", {args.tta} views per prediction" if args.tta > 1 else ""
     print(f"barenet serve: {what} on {server.url}  (Ctrl-C to stop)", flush=True)
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        print("barenet serve: stopped", file=sys.stderr, flush=True)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.server_close()
+    serve_until_stopped(server, "serve")
     return 0
 
-
-def _errors_only(line: str) -> None:
-    """Without --verbose, log only server-side failures (5xx and tracebacks)."""
-    if line.startswith(("error", "internal error")) or '" 5' in line:
-        _log(line)
