@@ -1,4 +1,5 @@
-"""``barenet tune``: a learning-rate sweep, or an Optuna search over several hyper-parameters."""
+"""``barenet tune``: a learning-rate sweep, an Optuna search over several hyper-parameters, or
+a learning-rate range test (``--lr-find``)."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +11,7 @@ from ..errors import BarenetError, ConfigError
 from ..train.claim import claim_dir
 from ..train.outputs import check_output, remove_ours
 from .common import finite_float, int_list
+from .tune_lr_find import given_flags, run_lr_find
 
 DESCRIPTION = """\
 Find good hyper-parameters. Each trial trains briefly and is scored by its validation accuracy
@@ -17,6 +19,13 @@ Find good hyper-parameters. Each trial trains briefly and is scored by its valid
 
 Without --trials: a sweep of one parameter over a grid -- by default the learning rate over
 9 points from 1e-4 to 1 (1e-4, 3e-4, 1e-3, ...) -- drawn as accuracy vs the parameter.
+
+With --lr-find: a learning-rate range test instead, in seconds: one short run whose
+learning rate grows exponentially from --start-lr to --end-lr over --num-batches batches
+(stopping once the smoothed loss exceeds 4x its lowest), starting from the weights barenet
+train would start from. It suggests a rate (a tenth of the rate at the lowest smoothed loss,
+the rule that agrees with the sweep), prints the barenet train line that uses it, and writes
+DIR/lr_find.json (the curve, the suggestion, the rule, the settings) and DIR/lr_find.png.
 
 With --trials N: an Optuna search (pip install "barenet[tune]") over lr, batch_size, hidden,
 optimizer and weight_decay (or the --param names given) until the study has N finished trials.
@@ -37,15 +46,19 @@ EPILOG = """examples:
   barenet tune --out tune-lr/                            learning-rate sweep, 2 epochs each
   barenet tune --param batch_size --out tune-bs/         sweep the batch size instead
   barenet tune --param lr --values 0.01 0.03 0.1 --out t/
+  barenet tune --lr-find --out lrf/                      range test for the default MLP
+  barenet tune --lr-find --model cnn --optimizer adam --out lrf-cnn/
   barenet tune --trials 30 --jobs 2 --out study/         Optuna search in 2 processes
   barenet tune --trials 50 --storage postgresql://user:pw@host/db --study mnist --out s/"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ..tune import SEARCH_SPACE
+    from ..tune.lr_find import DEFAULT_RULE, END_LR, NUM_BATCHES, RULES, START_LR
 
     parser = subparsers.add_parser(
-        "tune", help="sweep the learning rate or search hyper-parameters with Optuna",
+        "tune", help="sweep the learning rate, search hyper-parameters with Optuna, or "
+        "run a learning-rate range test",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--param", nargs="+", action="extend", metavar="NAME",
@@ -55,13 +68,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="the sweep's grid instead of the default one")
     parser.add_argument("--trials", type=int, metavar="N",
                         help="search with Optuna until the study has N finished trials")
-    parser.add_argument("--jobs", type=int, default=1, metavar="J",
+    parser.add_argument("--jobs", type=int, metavar="J",
                         help="trials in parallel, one process each (default: 1)")
     parser.add_argument("--storage", metavar="URL",
                         help="Optuna storage: sqlite:///path.db or "
                         "postgresql://user:pw@host[:port]/db (default: sqlite:///DIR/study.db)")
     parser.add_argument("--study", metavar="NAME", help="study name (default: barenet-<DIR name>)")
-    parser.add_argument("--epochs", type=int, default=2, metavar="N",
+    parser.add_argument("--epochs", type=int, metavar="N",
                         help="epochs per trial (default: 2)")
     parser.add_argument("--model", metavar="NAME", help="architecture (default: mlp)")
     parser.add_argument("--dataset", metavar="NAME", help="mnist or fashion-mnist (default: mnist)")
@@ -73,8 +86,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--momentum", type=finite_float, metavar="M",
                    help="SGD/RMSprop momentum, Adam's beta1")
     t.add_argument("--weight-decay", type=finite_float, metavar="WD", help="L2 penalty")
+    f = parser.add_argument_group("learning-rate range test")
+    f.add_argument("--lr-find", action="store_true",
+                   help="run the range test instead of a sweep or a search")
+    f.add_argument("--start-lr", type=finite_float, metavar="LR",
+                   help=f"first learning rate (default: {START_LR:g})")
+    f.add_argument("--end-lr", type=finite_float, metavar="LR",
+                   help=f"last learning rate (default: {END_LR:g})")
+    f.add_argument("--num-batches", type=int, metavar="N",
+                   help=f"batches from --start-lr to --end-lr (default: {NUM_BATCHES})")
+    f.add_argument("--rule", metavar="NAME",
+                   help=f"how the rate is read off the curve: {' or '.join(RULES)} "
+                        f"(default: {DEFAULT_RULE})")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="seed of every trial (default: 0)")
+                        help="seed of every trial, or of the range test (default: 0)")
     parser.add_argument("--val-split", type=finite_float, default=0.1, metavar="F",
                         help="fraction of training data held out to score trials (default: 0.1)")
     parser.add_argument("--limit-train", type=int, metavar="N",
@@ -105,6 +130,13 @@ def base_config(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from .. import tune
 
+    if args.lr_find:
+        return run_lr_find(args, base_config(args))
+    extra = given_flags(args, ("start_lr", "end_lr", "num_batches", "rule"))
+    if extra:
+        raise ConfigError(f"{extra[0]} is for the learning-rate range test: add --lr-find")
+    args.epochs = 2 if args.epochs is None else args.epochs
+    args.jobs = 1 if args.jobs is None else args.jobs
     for name in ("epochs", "jobs", "trials", "limit_train"):
         value = getattr(args, name)
         if value is not None and value < 1:
