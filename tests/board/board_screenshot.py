@@ -36,8 +36,11 @@ def open_board(browser: Any, url: str, runs: int, scale: float = 1) -> Any:
 
 
 def hover_epoch(page: Any, chart: str, fraction: float) -> None:
-    """Move the mouse over ``#chart-<chart>`` at ``fraction`` of its plot's width."""
-    box = page.locator(f"#chart-{chart}").bounding_box()
+    """Move the mouse over ``#chart-<chart>`` at ``fraction`` of its plot's width (scrolled
+    into view first: the pointer only reaches what is on screen)."""
+    canvas = page.locator(f"#chart-{chart}")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
     left, right = 58, 16   # charts.js's padding
     x = box["x"] + left + fraction * (box["width"] - left - right)
     page.mouse.move(x, box["y"] + box["height"] / 2)

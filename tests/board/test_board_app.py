@@ -29,10 +29,12 @@ RAGGED = (HEADER + "\n1,0.9,0.5,0.8,0.6,0.1,1\n"
 
 
 @pytest.fixture(scope="module")
-def root(trained: Path, tmp_path_factory) -> Path:
-    """A folder of runs: the real one, and runs whose metrics.csv is hostile."""
+def root(trained: Path, clipped: Path, tmp_path_factory) -> Path:
+    """A folder of runs: the real one, one that clipped its gradients, and runs whose
+    metrics.csv is hostile."""
     root = tmp_path_factory.mktemp("board-root")
     real = copy_run(trained, root / "real")
+    copy_run(clipped, root / "clipped")
     for name in FIGURES:
         if (trained / name).exists():
             (real / name).write_bytes((trained / name).read_bytes())
@@ -115,6 +117,26 @@ def test_a_real_runs_curves_are_its_metrics_csv(client, root) -> None:
     assert grads["0.weight"] == [r["grad_norm/0.weight"] for r in rows]
     assert set(run["diagnostics"]["dead_relu"]) == {"1"}
     assert run["test_accuracy"] is not None and run["status"] == "finished"
+
+
+def test_a_clipped_runs_clipping_reaches_the_page(client, root) -> None:
+    both = curves(client, "clipped", "real")
+    run = both["clipped"]
+    rows = read_metrics_csv(root / "clipped" / "metrics.csv")
+    assert run["error"] is None and run["epoch"] == [1, 2]
+    assert set(run["clip"]) == {"max_norm", "total_norm", "fraction_clipped"}
+    for name, values in run["clip"].items():
+        assert values == [r[f"clip/{name}"] for r in rows]
+    assert run["clip"]["max_norm"] == [1.0, 1.0]
+    assert all(0 <= v <= 1 for v in run["clip"]["fraction_clipped"])
+    assert run["ignored_columns"] == 4        # the biases' grad_norm and update_ratio
+    assert set(run["diagnostics"]["grad_norm"]) == {"0.weight", "2.weight"}
+    assert both["real"]["clip"] == {}        # trained without --clip-grad-norm
+
+
+@pytest.mark.parametrize("name", ["nan", "partial", "binary", "link-run"])
+def test_no_clipping_without_the_columns(client, name) -> None:
+    assert curves(client, name)[name]["clip"] == {}
 
 
 @pytest.mark.parametrize("name, error", [

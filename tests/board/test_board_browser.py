@@ -1,7 +1,8 @@
 """The board in a real headless browser (Debian's Chromium driven by Playwright): a run trained
 by a real `barenet train` in a subprocess appears on its own and its curves grow epoch by epoch
-without a reload, beside a finished run; ticking a run takes its lines off; run names are shown
-as text, never as markup; a run's figure link serves the picture.
+without a reload, beside a finished run; a run trained with --clip-grad-norm draws its
+clipping (and a run without it draws none); ticking a run takes its lines off; run names are
+shown as text, never as markup; a run's figure link serves the picture.
 
 Set ``BARENET_BOARD_SCREENSHOT=path.png`` to also save the live test's last screenshot there.
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from board_helpers import copy_run
+
+from barenet.plots import read_metrics_csv
 
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="Python playwright is not installed (pip install playwright)")
@@ -90,10 +93,52 @@ def test_a_run_in_training_grows_without_a_reload(browser, board, trained, tmp_p
     assert loss.get_attribute("data-points") == str(2 * 3 + 2 * EPOCHS)
     assert page.locator("#card-grad").is_visible() and page.locator("#card-lr").is_visible()
     assert int(page.locator("#chart-grad").get_attribute("data-series")) >= 4
+    assert page.locator("#card-clip").is_hidden() and page.locator("#card-clipped").is_hidden()
     assert page.locator('#runs li.run[data-run="live"] .badge').inner_text() == "finished"
     assert errors == []
     shot = os.environ.get("BARENET_BOARD_SCREENSHOT")
     page.screenshot(path=shot or str(tmp_path / "board.png"), full_page=True)
+
+
+def percent(v: float) -> str:
+    """A fraction as the page's read-out writes it (charts.js's ``format``)."""
+    return f"{v * 100:.{1 if abs(v) >= 0.9995 else 2}f}%"
+
+
+def test_a_clipped_run_draws_its_clipping(browser, board, trained, clipped, tmp_path) -> None:
+    root = tmp_path / "runs"
+    copy_run(clipped, root / "clipped")
+    copy_run(trained, root / "plain")
+    rows = read_metrics_csv(clipped / "metrics.csv")
+    srv, _ = board(root, refresh=0.5)
+    page = ui.open_board(browser, srv.url, 2)
+    errors = watch_errors(page)
+    page.wait_for_selector('#chart-loss[data-series="4"]', state="attached")
+    assert page.locator("#card-clip").is_visible() and page.locator("#card-clipped").is_visible()
+    clip, bars = page.locator("#chart-clip"), page.locator("#chart-clipped")
+    # the clipped run only: its norm before clipping and its threshold; one bar per epoch
+    assert clip.get_attribute("data-series") == "2" and clip.get_attribute("data-points") == "4"
+    assert bars.get_attribute("data-series") == "1" and bars.get_attribute("data-points") == "2"
+    assert page.locator("#card-clip .lines").inner_text().split() == \
+        ["‖g‖", "before", "clipping", "threshold", "C"]
+
+    ui.hover_epoch(page, "clipped", 0.25)                    # epoch 1 of 0.5 .. 2.5
+    tip = page.locator("#card-clipped .tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text().split("\n") == [
+        "epoch 1", "clipped steps clipped", percent(rows[0]["clip/fraction_clipped"])]
+    ui.hover_epoch(page, "clip", 0.97)                       # epoch 2
+    tip = page.locator("#card-clip .tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text().split("\n") == [
+        "epoch 2", "clipped ‖g‖ before clipping", f"{rows[1]['clip/total_norm']:.3g}",
+        "clipped threshold C", "1"]
+
+    page.locator('#runs li.run[data-run="clipped"] input[type="checkbox"]').uncheck()
+    page.wait_for_selector("#card-clip", state="hidden")
+    assert page.locator("#card-clipped").is_hidden()
+    assert page.locator("#chart-loss").get_attribute("data-series") == "2"
+    assert errors == []
 
 
 def test_untick_a_run_and_open_its_figure(browser, board, trained, tmp_path) -> None:

@@ -38,6 +38,53 @@ def test_what_the_trainer_writes_reads_back() -> None:
     assert got["ignored_columns"] == 2      # the biases' columns: the figure draws weights
 
 
+def test_clipping_columns_read_back() -> None:
+    history = [{"epoch": 1, "train_loss": 0.9, "grad_norm/0.weight": 1.0, "clip/max_norm": 1.0,
+                "clip/total_norm": 2.5, "clip/fraction_clipped": 0.75},
+               {"epoch": 2, "train_loss": 0.5, "grad_norm/0.weight": 0.8, "clip/max_norm": 0.5,
+                "clip/total_norm": None, "clip/fraction_clipped": 1.0}]
+    got = parse_metrics(metrics_csv(history))
+    assert got["clip"] == {"max_norm": [1.0, 0.5], "total_norm": [2.5, None],
+                           "fraction_clipped": [0.75, 1.0]}
+    assert got["diagnostics"]["grad_norm"] == {"0.weight": [1.0, 0.8]}
+    assert got["ignored_columns"] == 0
+    plain = parse_metrics(metrics_csv([{k: v for k, v in h.items() if not k.startswith("clip/")}
+                                       for h in history]))
+    assert plain["clip"] == {} and plain["epoch"] == [1, 2]
+
+
+@pytest.mark.parametrize("text, clip, ignored", [
+    # a fraction outside [0, 1], NaN and infinity are gaps; a column with no number is left out
+    ("epoch,clip/max_norm,clip/total_norm,clip/fraction_clipped\n"
+     "1,1,nan,1.5\n2,1,inf,-0.1\n3,2,3,0.5\n",
+     {"max_norm": [1.0, 1.0, 2.0], "total_norm": [None, None, 3.0],
+      "fraction_clipped": [None, None, 0.5]}, 0),
+    ("epoch,clip/max_norm,clip/fraction_clipped\n1,x,2\n", {}, 0),
+    # the first of two columns of one name wins; other clip/ names are never read
+    ("epoch,clip/max_norm,clip/max_norm,clip/other,clip/../x,clip\n1,1,9,5,5,5\n",
+     {"max_norm": [1.0]}, 4),
+])
+def test_hostile_clipping_columns(text, clip, ignored) -> None:
+    got = parse_metrics(text.encode())
+    assert got["clip"] == clip and got["ignored_columns"] == ignored
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["1", "0", "0.5", "-1", "2", "nan", "inf", "", "x",
+                                           "1e400", "-0"]),
+                          st.sampled_from(["0.3", "7", "nan", "", "1e-9", "-inf"])),
+                max_size=8))
+def test_clip_values_are_finite_and_fractions_are_fractions(cells) -> None:
+    text = "epoch,clip/fraction_clipped,clip/total_norm\n" + "".join(
+        f"{e},{f},{n}\n" for e, (f, n) in enumerate(cells, start=1))
+    got = parse_metrics(text.encode())
+    for name, values in got["clip"].items():
+        assert len(values) == len(got["epoch"]) == len(cells)
+        assert any(v is not None for v in values)
+        assert all(v is None or abs(v) < float("inf") for v in values)
+    assert all(v is None or 0 <= v <= 1 for v in got["clip"].get("fraction_clipped", []))
+
+
 @pytest.mark.parametrize("data, epochs, partial", [
     (b"", [], False),
     (b"epoch,train_loss", [], True),                       # not even the header is whole

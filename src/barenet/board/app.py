@@ -11,7 +11,8 @@ Routes::
     GET /api/curves?run=A&run=B
                             {"runs": [{"name", "status", "epochs", "epochs_completed",
                             "test_accuracy", "error", and the curves of its metrics.csv:
-                            "epoch", "series", "diagnostics", ... (see ``curves``)}]}
+                            "epoch", "series", "diagnostics", "clip", ... (see
+                            ``curves``)}]}
     GET /api/figure?run=A&name=curves.png
                             one of the run's figures (``FIGURES``), a PNG
 

@@ -7,6 +7,8 @@
      "series": {"train_loss": [E values], ...},       # METRIC_COLUMNS found, besides epoch
      "diagnostics": {"grad_norm": {"0.weight": [E values], ...},
                      "update_ratio": {...}, "dead_relu": {"1": [...]}},
+     "clip": {"max_norm": [E values], "total_norm": [...],      # {} unless the run clipped
+              "fraction_clipped": [...]},                       # (--clip-grad-norm)
      "rows": E, "skipped": rows left out, "truncated": bool, "partial_line": bool,
      "ignored_columns": count}
 
@@ -16,8 +18,9 @@ the csv module will not read. What is tolerated: a last line without its newline
 written by something that is not atomic) is left out until it is complete; a row with more
 fields than the header, a blank line, or a row whose epoch is not a whole number above the
 previous row's is skipped (``skipped``; reading stops after ``MAX_SKIPPED``); a missing field, a value that is not a number, NaN and infinity become null, and a
-column without a single number is left out. Only ``METRIC_COLUMNS`` and the diagnostics that
-``gradient_flow.png`` draws (``gradient_flow_series``: each layer's weight, each ReLU; see
+column without a single number is left out; so is a fraction clipped outside [0, 1]. Only
+``METRIC_COLUMNS`` and the diagnostics that ``gradient_flow.png`` draws (``gradient_flow_series``:
+each layer's weight, each ReLU; and the three ``CLIP_COLUMNS`` of gradient clipping; see
 ``train.diagnostics``) are read and sent back; the other columns are counted in
 ``ignored_columns``, never echoed. Rows after the first ``MAX_ROWS``, or after
 ``MAX_CELLS`` values, are dropped (``truncated``), so a hostile file costs a bounded time
@@ -32,7 +35,7 @@ from typing import Any
 
 from ..errors import CheckpointError
 from ..plots_gradient_flow import PANELS, gradient_flow_series
-from ..train.diagnostics import is_column
+from ..train.diagnostics import CLIP_COLUMNS, is_column
 from ..train.resume import METRIC_COLUMNS
 
 MAX_CSV_BYTES = 8 << 20    # of one metrics.csv
@@ -96,7 +99,8 @@ def _columns(header: list[str], label: str) -> dict[str, int]:
         raise CheckpointError(f"{label}: no 'epoch' column in its header, expected "
                               f"{','.join(METRIC_COLUMNS)}")
     drawn = _drawn([n for n in known if n not in METRIC_COLUMNS])
-    return {n: i for n, i in known.items() if n in METRIC_COLUMNS or n in drawn}
+    return {n: i for n, i in known.items()
+            if n in METRIC_COLUMNS or n in drawn or n in CLIP_COLUMNS}
 
 
 def _rows(reader: Any, header: list[str], at: int, cap: int, out: dict[str, Any]) -> list[list]:
@@ -122,7 +126,7 @@ def parse_metrics(data: bytes, label: str = "metrics.csv") -> dict[str, Any]:
     """The curves of one metrics.csv (see the module's doc); ``label`` names it in errors."""
     text, partial = _text(data, label)
     out: dict[str, Any] = {"epoch": [], "series": {}, "diagnostics": {k: {} for k in KINDS},
-                           "rows": 0, "skipped": 0, "truncated": False, "partial_line": partial,
+                           "clip": {}, "rows": 0, "skipped": 0, "truncated": False, "partial_line": partial,
                            "ignored_columns": 0}
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -142,13 +146,17 @@ def parse_metrics(data: bytes, label: str = "metrics.csv") -> dict[str, Any]:
         if name == "epoch":
             continue
         values = [_number(row[i]) if i < len(row) else None for row in rows]
+        if name == "clip/fraction_clipped":
+            values = [v if v is None or 0 <= v <= 1 else None for v in values]
         if not any(v is not None for v in values):
             continue   # a column without a single number is left out
+        kind, _, rest = name.partition("/")
         if name in METRIC_COLUMNS:
             out["series"][name] = values
+        elif kind == "clip":
+            out["clip"][rest] = values
         else:
-            kind, _, layer = name.partition("/")
-            out["diagnostics"][kind][layer] = values
+            out["diagnostics"][kind][rest] = values
     return out
 
 

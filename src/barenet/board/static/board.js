@@ -5,6 +5,7 @@
 const DASHED = [7, 5];   // validation lines
 // Line styles of the diagnostics charts: one per layer of a run, in order (the colour is the run's).
 const LAYER_DASHES = [[], [7, 4], [2, 3], [10, 3, 2, 3], [4, 6], [12, 3, 2, 3, 2, 3]];
+const THRESHOLD = [3, 4];   // the clipping threshold C (--clip-grad-norm)
 
 // ---- curves --------------------------------------------------------------------------------
 async function refreshCurves() {
@@ -38,6 +39,9 @@ function chartSpecs() {
     return lines.map(([name, values], i) => ({ label: c.name + " " + name, color: colorOf(c.name),
       dash: LAYER_DASHES[i % LAYER_DASHES.length], width: 1.8, points: points(c, values) }));
   });
+  // a run's gradient clipping (--clip-grad-norm): its columns present, as lines or bars
+  const clip = (c, key, what, dash, width) => (c.clip && c.clip[key] ? [{ label: c.name + " " +
+    what, color: colorOf(c.name), dash, width, points: points(c, c.clip[key]) }] : []);
   const dots = runs.filter((c) => c.test_accuracy !== null && c.epoch.length)
     .map((c) => ({ x: c.epoch[c.epoch.length - 1], y: c.test_accuracy, color: colorOf(c.name),
       label: c.name + " test" }));
@@ -50,7 +54,15 @@ function chartSpecs() {
     ratio: { series: diag("update_ratio"), log: state.logY.has("ratio"),
       marks: [{ y: 1e-3, label: "1e-3, the usual healthy ratio" }] },
     dead: { series: diag("dead_relu"), percent: true },
+    clip: { series: runs.flatMap((c) => [...clip(c, "total_norm", "‖g‖ before clipping", [], 2),
+      ...clip(c, "max_norm", "threshold C", THRESHOLD, 1.5)]), log: state.logY.has("clip") },
+    clipped: { series: runs.flatMap((c) => clip(c, "fraction_clipped", "steps clipped")),
+      percent: true, bars: true, range: [0, 1.12], with: "clip" },
   };
+}
+
+function hasData(spec) {
+  return spec.series.some((s) => s.points.some(([, y]) => y !== null));
 }
 
 function renderCharts() {
@@ -58,7 +70,8 @@ function renderCharts() {
   const runs = selectedCurves();
   for (const [id, spec] of Object.entries(specs)) {
     const card = $("card-" + id);
-    const has = spec.series.some((s) => s.points.some(([, y]) => y !== null));
+    // a chart `with` another is shown beside it (the steps clipped beside the norm)
+    const has = hasData(spec) || (spec.with !== undefined && hasData(specs[spec.with]));
     const optional = card.dataset.optional === "1";
     card.hidden = optional && !has;
     if (card.hidden) continue;
@@ -66,7 +79,7 @@ function renderCharts() {
     const canvas = $("chart-" + id);
     Charts.draw(canvas, spec, canvas._hoverX);
     const lines = card.querySelector(".lines");
-    if (lines) lines.replaceChildren(...layerKeys(id, runs));
+    if (lines) lines.replaceChildren(...(id === "clip" ? clipKey() : layerKeys(id, runs)));
   }
   renderLegend(runs);
   renderRuns();
@@ -95,6 +108,17 @@ function layerKeys(id, runs) {
     });
     return row;
   });
+}
+
+// The key of the clipping chart: the norm before clipping, and the threshold.
+function clipKey() {
+  const row = el("span", "layer-row");
+  for (const [dash, what] of [[[], "‖g‖ before clipping"], [THRESHOLD, "threshold C"]]) {
+    const item = el("span", "layer-key");
+    item.append(Charts.lineKey("#6b7185", dash, 2), el("span", null, what));
+    row.append(item);
+  }
+  return [row];
 }
 
 function renderLegend(runs) {

@@ -1,5 +1,7 @@
 // Line charts on <canvas>: axes with round ticks (linear or log), gaps where a value is null,
-// a hover guide with the values at the nearest epoch. No library; used by board.js.
+// a hover guide with the values at the nearest epoch; or bars, one per series at each epoch,
+// side by side, labelled with their value where they are wide enough. No library; used by
+// board.js.
 "use strict";
 
 const Charts = (() => {
@@ -95,8 +97,34 @@ const Charts = (() => {
     return [lo, hi];
   }
 
+  // Each epoch's values as bars side by side (a group per epoch, a bar per series, in order),
+  // from the bottom of the axis; each labelled with its value where the bar is wide enough
+  // (percentages all without their sign when "100%" would not fit).
+  function drawBars(ctx, series, X, Y, base, percent) {
+    const n = series.length, group = Math.min(0.86 * (X(2) - X(1)), 30 * n + 10);
+    const bw = group / n;
+    ctx.font = "10.5px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+    ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    const sign = ctx.measureText("100%").width <= bw + 1 ? "%" : "";   // "80%", or all "80"
+    series.forEach((s, i) => {
+      for (const [x, y] of s.points) {
+        if (y === null || !isFinite(y)) continue;
+        const left = X(x) - group / 2 + i * bw, top = Math.min(Y(y), base - 1);
+        ctx.globalAlpha = 0.78; ctx.fillStyle = s.color;
+        ctx.fillRect(left + 1, top, bw - 2, base - top);
+        ctx.globalAlpha = 1;
+        const text = percent ? Math.round(y * 100) + sign : format(y, false);
+        if (ctx.measureText(text).width > bw + 1) continue;   // no room: the hover tells
+        ctx.fillStyle = TEXT;
+        ctx.fillText(text, left + bw / 2, top - 2);
+      }
+    });
+    ctx.font = FONT;
+  }
+
   // Draw `spec` on `canvas`: {series: [{label, color, dash, width, points: [[x, y|null]]}],
-  // log, percent, marks: [{y, label}], dots: [{x, y, color, label}], empty: text}.
+  // log, percent, range: [lo, hi] (a fixed y range), bars (bars, not lines),
+  // marks: [{y, label}], dots: [{x, y, color, label}], empty: text}.
   function draw(canvas, spec, hoverX) {
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth, height = canvas.clientHeight;
@@ -108,8 +136,9 @@ const Charts = (() => {
     ctx.font = FONT;
     const series = spec.series.filter((s) => s.points.some(([, y]) => y !== null));
     const log = !!spec.log;
-    const yr = yRange(series.concat((spec.dots || []).map((d) => ({ points: [[d.x, d.y]] }))),
-                      log, spec.percent);
+    let yr = yRange(series.concat((spec.dots || []).map((d) => ({ points: [[d.x, d.y]] }))),
+                    log, spec.percent);
+    if (yr && spec.range) yr = spec.range;
     canvas.dataset.series = String(series.length);
     canvas.dataset.points = String(series.reduce((n, s) => n + s.points.length, 0));
     if (!yr) {
@@ -120,7 +149,8 @@ const Charts = (() => {
     }
     let xMax = 1;
     for (const s of series) for (const [x] of s.points) xMax = Math.max(xMax, x);
-    const x0 = 1, x1 = Math.max(xMax, 2);
+    const half = spec.bars ? 0.5 : 0;   // room for the first and last epoch's bars
+    const x0 = 1 - half, x1 = Math.max(xMax, 2) + half;
     const W = width - PAD.left - PAD.right, H = height - PAD.top - PAD.bottom;
     const X = (x) => PAD.left + ((x - x0) / (x1 - x0)) * W;
     const ylo = log ? Math.log10(yr[0]) : yr[0], yhi = log ? Math.log10(yr[1]) : yr[1];
@@ -138,7 +168,7 @@ const Charts = (() => {
     }
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     const step = Math.max(1, Math.round(niceStep(x1 - x0, Math.max(2, W / 70))));
-    for (let e = 1; e <= x1; e += (e === 1 && step > 1 ? step - 1 : step)) {
+    for (let e = 1; e <= x1 - half; e += (e === 1 && step > 1 ? step - 1 : step)) {
       const x = Math.round(X(e)) + 0.5;
       ctx.beginPath(); ctx.moveTo(x, PAD.top); ctx.lineTo(x, PAD.top + H); ctx.stroke();
       ctx.fillText(String(e), x, PAD.top + H + 7);
@@ -162,7 +192,8 @@ const Charts = (() => {
     ctx.save();
     ctx.beginPath(); ctx.rect(PAD.left, PAD.top - 8, W + PAD.right, H + 16); ctx.clip();
     ctx.lineJoin = "round"; ctx.lineCap = "round";
-    for (const s of series) {
+    if (spec.bars) drawBars(ctx, series, X, Y, PAD.top + H, spec.percent);
+    for (const s of spec.bars ? [] : series) {
       ctx.strokeStyle = s.color; ctx.fillStyle = s.color; ctx.lineWidth = s.width || 2;
       ctx.setLineDash(s.dash || []);
       ctx.beginPath();
@@ -206,7 +237,8 @@ const Charts = (() => {
   function hover(canvas, px) {
     const c = canvas._chart, tip = canvas._tip;
     if (!c || !tip) return;
-    const epoch = Math.min(c.x1, Math.max(c.x0, Math.round(c.x0 + ((px - PAD.left) / c.W) * (c.x1 - c.x0))));
+    const epoch = Math.min(Math.floor(c.x1), Math.max(Math.ceil(c.x0),
+      Math.round(c.x0 + ((px - PAD.left) / c.W) * (c.x1 - c.x0))));
     const rows = [];
     for (const s of c.series) {
       const p = s.points.find(([x]) => x === epoch);

@@ -10,7 +10,7 @@ const FIGURE_NAMES = { "curves.png": "curves", "confusion_matrix.png": "confusio
 
 const state = {
   listing: null, curves: {}, colors: new Map(), selected: new Set(), known: new Set(),
-  refresh: 3, max: 12, timer: null, busy: false, logY: new Set(["lr", "grad", "ratio"]),
+  refresh: 3, max: 12, timer: null, busy: false, logY: new Set(["lr", "grad", "ratio", "clip"]),
 };
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
