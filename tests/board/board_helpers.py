@@ -4,12 +4,12 @@ client that reads JSON strictly."""
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import shutil
 import threading
 from pathlib import Path
 from typing import Any, Iterator
+
+from http_client import HTTPClient
 
 HEADER = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"
 
@@ -39,33 +39,10 @@ def running(srv: Any) -> Iterator[Any]:
         thread.join(5)
 
 
-class Client:
-    """Minimal HTTP client for one server: (status, headers, JSON or bytes)."""
+class Client(HTTPClient):
+    """The HTTP client of tests/http_client.py, for the server ``srv``."""
 
     def __init__(self, srv: Any) -> None:
-        self.host, self.port = srv.server_address[:2]
-
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes | None = None) -> tuple[int, dict[str, str], Any]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=20)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            res = conn.getresponse()
-            data = res.read()
-            hdrs = {k.lower(): v for k, v in res.getheaders()}
-        finally:
-            conn.close()
-        if hdrs.get("content-type", "").startswith("application/json"):
-            return res.status, hdrs, strict_json(data)
-        return res.status, hdrs, data
-
-    def get(self, path: str) -> tuple[int, Any]:
-        status, _, doc = self.request("GET", path)
-        return status, doc
+        super().__init__(*srv.server_address[:2])
 
 
-def strict_json(data: bytes) -> Any:
-    """JSON as a strict parser reads it: NaN and Infinity are errors."""
-    def refuse(name: str) -> None:
-        raise ValueError(f"{name} in JSON")
-    return json.loads(data, parse_constant=refuse)

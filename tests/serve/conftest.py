@@ -3,7 +3,6 @@ free port, and a tiny JSON client."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import io
 import json
 import threading
@@ -12,6 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
+from http_client import HTTPClient
 
 from barenet.serve import make_server
 
@@ -45,29 +45,8 @@ def test_set() -> Any:
     return load_dataset("mnist", "test", download=False)
 
 
-class Client:
-    """Minimal HTTP client for one server: JSON in, (status, headers, decoded body) out."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=20)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            res = conn.getresponse()
-            data = res.read()
-            hdrs = {k.lower(): v for k, v in res.getheaders()}
-        finally:
-            conn.close()
-        if hdrs.get("content-type", "").startswith("application/json"):
-            return res.status, hdrs, json.loads(data)
-        return res.status, hdrs, data
-
-    def get(self, path: str) -> tuple[int, Any]:
-        status, _, doc = self.request("GET", path)
-        return status, doc
+class Client(HTTPClient):
+    """The HTTP client of tests/http_client.py, with the POSTs of /api/predict."""
 
     def post(self, body: bytes, content_type: str | None) -> tuple[int, Any]:
         headers = {"Content-Type": content_type} if content_type else {}
