@@ -1,5 +1,6 @@
 """Conv2d's fast kernel: im2col on the batch-last layout, the bias folded into the product,
-and the large work arrays reused from step to step.
+and the large work arrays reused from step to step. 3x3 stride-1 layers where Winograd's
+F(2x2, 3x3) pays go to ``winograd.py`` instead (``winograd.chosen``).
 
 The maths is ``nn/conv.py``'s textbook version; four things make this one faster (or leaner):
 
@@ -9,8 +10,8 @@ The maths is ``nn/conv.py``'s textbook version; four things make this one faster
 2. **Bias folding**: with a last row of ones in cols and the bias as a last column of W2, the
    forward product adds the bias and the weight-gradient product yields dL/db as its last
    column, with no separate pass over the output or the gradient.
-3. **Reused work arrays** (``Workspace``): a fresh multi-MB cols array each step costs page
-   faults that take about as long as filling it.
+3. **Reused work arrays** (``workspace.Workspace``): a fresh multi-MB cols array each step
+   costs page faults that take about as long as filling it.
 4. **dL/dx in blocks of output rows**: ``W2^T @ g`` is made ``DCOLS_BLOCK_BYTES`` at a time and
    summed back by col2im while the block is still in the cache, instead of as one (K, Ho*Wo*N)
    array. It saves memory more than time: training ``cnn-large`` at batch 128 peaked at
@@ -27,38 +28,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..windows import output_size
+from . import winograd
 from .batch_last import col2im, from_work, im2col, pad_work, to_work
-
-
-class Workspace:
-    """Named work arrays that a layer reuses while training. They only ever hold data
-    internal to one forward/backward pair; outputs are always new arrays."""
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, bool]:
-        """An array of ``shape`` and ``dtype`` and whether it is new (its contents unset)."""
-        buf = self._arrays.get(name)
-        if buf is not None and buf.shape == shape and buf.dtype == dtype:
-            return buf, False
-        buf = self._arrays[name] = np.empty(shape, dtype=dtype)
-        return buf, True
-
-    def clear(self) -> None:
-        self._arrays.clear()
-
-    def __len__(self) -> int:
-        return len(self._arrays)
-
+from .workspace import Workspace, buffer
 
 DCOLS_BLOCK_BYTES = 8 << 20
 """dL/dcols is made and summed back by col2im this many bytes at a time (whole output rows)."""
-
-
-def _buffer(ws: Workspace | None, name: str, shape: tuple[int, ...],
-            dtype: np.dtype) -> tuple[np.ndarray, bool]:
-    return (np.empty(shape, dtype=dtype), True) if ws is None else ws.get(name, shape, dtype)
 
 
 class ConvCache(NamedTuple):
@@ -73,16 +48,19 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
             stride: tuple[int, int], padding: tuple[int, int],
             ws: Workspace | None) -> tuple[np.ndarray, ConvCache]:
     """x (N, C_in, H, W), weight (C_out, C_in, kH, kW), bias (C_out,) or None ->
-    y (N, C_out, Ho, Wo) (an NCHW view of a batch-last array) and the cache for ``backward``."""
+    y (N, C_out, Ho, Wo) (an NCHW view of a batch-last array) and the cache for ``backward``.
+    A 3x3 stride-1 layer with enough channels goes to ``winograd.py`` (``winograd.chosen``)."""
     n, _, h, w = x.shape
     c_out, kernel = weight.shape[0], weight.shape[2:]
     ho = output_size(h, kernel[0], stride[0], padding[0])
     wo = output_size(w, kernel[1], stride[1], padding[1])
+    if winograd.chosen(weight.shape, stride, (ho, wo)):
+        return winograd.forward(x, weight, bias, padding, ws)
     xw = pad_work(to_work(x), padding)                              # (C, Hp, Wp, N)
     k = weight[0].size
     w2 = weight.reshape(c_out, k)
     rows = k if bias is None else k + 1
-    cols, fresh = _buffer(ws, "cols", (rows, ho * wo * n), xw.dtype)  # (K [+ 1], Ho*Wo*N)
+    cols, fresh = buffer(ws, "cols", (rows, ho * wo * n), xw.dtype)  # (K [+ 1], Ho*Wo*N)
     im2col(xw, kernel, stride, out=cols[:k])
     if bias is not None:  # a last row of ones carries the bias through the products
         if fresh:
@@ -93,12 +71,14 @@ def forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     return from_work(y.reshape(c_out, ho, wo, n)), cache
 
 
-def backward(grad_out: np.ndarray, cache: ConvCache, weight: np.ndarray,
+def backward(grad_out: np.ndarray, cache: ConvCache | winograd.WinogradCache, weight: np.ndarray,
              stride: tuple[int, int], padding: tuple[int, int], ws: Workspace | None,
              need_input_grad: bool = True
              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """grad_out (N, C_out, Ho, Wo) -> (dW (C_out, C_in, kH, kW), db (C_out,) or None,
     dx (N, C_in, H, W) or None when ``need_input_grad`` is False)."""
+    if isinstance(cache, winograd.WinogradCache):
+        return winograd.backward(grad_out, cache, padding, ws, need_input_grad)
     cols = cache.cols
     c_out = weight.shape[0]
     k = weight[0].size
@@ -114,7 +94,7 @@ def backward(grad_out: np.ndarray, cache: ConvCache, weight: np.ndarray,
     per_row = wo * n                                                # columns per output row
     dtype = np.result_type(w2t, g2)
     rows = max(1, min(ho, DCOLS_BLOCK_BYTES // (k * dtype.itemsize * per_row)))
-    flat, _ = _buffer(ws, "dcols", (k * rows * per_row,), dtype)
+    flat, _ = buffer(ws, "dcols", (k * rows * per_row,), dtype)
     dxw = np.zeros(cache.padded_shape, dtype=dtype)                 # (C, Hp, Wp, N)
     for first in range(0, ho, rows):  # dcols = W2^T g, one block of output rows at a time
         cut = slice(first * per_row, min(ho, first + rows) * per_row)
