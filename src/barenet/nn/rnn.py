@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from . import init
+from . import init, kernels
+from .kernels import recurrent as fast
 from .layer_args import Arg
 from .module import Parameter
 from .recurrent_base import RNNBase, State
@@ -25,6 +26,9 @@ class RNN(RNNBase):
     Backward through time, from the last step down, with dh the gradient reaching h_t:
         da_t = (dh + g_t) * act'(a_t);   dh_{t-1} = da_t W_hh
     and dW_ih = sum_t da_t^T x_t, dW_hh = sum_t da_t^T h_{t-1}, dx_t = da_t W_ih.
+
+    The fast kernel ``kernels/recurrent.py`` computes the same, batch-last and in place;
+    ``with nn.kernels.textbook():`` runs the code below.
     """
 
     #: What the rows of weight_ih_l0 compute, in order (serve names its weight tiles by them).
@@ -48,6 +52,9 @@ class RNN(RNNBase):
     def _layer_forward(self, x: np.ndarray, state0: State, w_ih: np.ndarray, w_hh: np.ndarray,
                        b_ih: np.ndarray | None, b_hh: np.ndarray | None
                        ) -> tuple[np.ndarray, State, Any]:
+        if kernels.enabled():                             # the same maths, batch-last
+            return fast.rnn_forward(x, state0[0], w_ih, w_hh, b_ih, b_hh,
+                                    self.nonlinearity == "relu")
         n, steps, _ = x.shape
         xw = x @ w_ih.T                                   # (N, T, H): every step's input term
         if b_ih is not None:
@@ -62,6 +69,9 @@ class RNN(RNNBase):
     def _layer_backward(self, g: np.ndarray, g_final: tuple, cache: Any, w_ih: Parameter,
                         w_hh: Parameter, b_ih: Any, b_hh: Any, need_input_grad: bool = True
                         ) -> tuple[np.ndarray | None, State]:
+        if isinstance(cache, fast.RNNCache):              # made by the kernel's forward
+            return fast.rnn_backward(g, g_final, cache, w_ih, w_hh, b_ih, b_hh,
+                                     need_input_grad)
         x, hs = cache
         n, steps, _ = x.shape
         da = np.empty(g.shape, dtype=np.result_type(g, hs))  # (N, T, H) dL/d(pre-activation)
