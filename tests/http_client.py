@@ -3,9 +3,11 @@ connection, JSON bodies decoded strictly (NaN and Infinity are errors: the serve
 send them)."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 
 def strict_json(data: bytes) -> Any:
@@ -38,3 +40,17 @@ class HTTPClient:
     def get(self, path: str) -> tuple[int, Any]:
         status, _, doc = self.request("GET", path)
         return status, doc
+
+
+@contextlib.contextmanager
+def running(srv: Any) -> Iterator[Any]:
+    """Serve ``srv`` from a thread for the duration of the block, then shut it down."""
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)

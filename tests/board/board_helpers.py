@@ -3,13 +3,11 @@ copy a run with a metrics.csv of the test's choosing, serve a board from a threa
 client that reads JSON strictly."""
 from __future__ import annotations
 
-import contextlib
 import shutil
-import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from http_client import HTTPClient
+from http_client import HTTPClient, running  # noqa: F401  (running: re-exported for the board tests)
 
 HEADER = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds"
 
@@ -23,20 +21,6 @@ def copy_run(trained: Path, dest: Path, metrics: str | bytes | None = None) -> P
     data = (trained / "metrics.csv").read_bytes() if metrics is None else metrics
     (dest / "metrics.csv").write_bytes(data.encode() if isinstance(data, str) else data)
     return dest
-
-
-@contextlib.contextmanager
-def running(srv: Any) -> Iterator[Any]:
-    """Serve ``srv`` from a thread for the duration of the block, then shut it down."""
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
 
 
 class Client(HTTPClient):

@@ -2,16 +2,14 @@
 free port, and a tiny JSON client."""
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from http_client import HTTPClient
+from http_client import HTTPClient, running
 
 from barenet.serve import make_server
 
@@ -55,19 +53,6 @@ class Client(HTTPClient):
 
     def post_pixels(self, pixels: Any) -> tuple[int, Any]:
         return self.post(json.dumps({"pixels": pixels}).encode(), "application/json")
-
-
-@contextlib.contextmanager
-def running(srv: Any) -> Iterator[Any]:
-    """Serve ``srv`` from a thread for the duration of the block, then shut it down."""
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
 
 
 @pytest.fixture(scope="session")
