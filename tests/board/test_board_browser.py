@@ -26,9 +26,11 @@ import board_screenshot as ui  # noqa: E402  (tests/board/board_screenshot.py)
 if not Path(ui.CHROMIUM).exists():
     pytest.skip(f"no Chromium at {ui.CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
-EPOCHS = 5
-TRAIN = ["train", "--model", "mlp", "--hidden", "64", "--epochs", str(EPOCHS), "--limit-train",
-         "8000", "--limit-test", "500", "--diagnostics", "--no-plots", "--quiet", "--seed", "1"]
+EPOCHS = 4
+# A small CNN run: long enough per epoch (about 2 s on a quiet machine) that the page, asking
+# every 0.5 s, sees it training and growing; a small MLP could finish between two requests.
+TRAIN = ["train", "--model", "cnn", "--epochs", str(EPOCHS), "--limit-train", "6000",
+         "--limit-test", "500", "--diagnostics", "--no-plots", "--quiet", "--seed", "1"]
 
 
 @pytest.fixture(scope="module")
